@@ -1,0 +1,1 @@
+"""The multi-camera pipeline: sources, detection, tracking, part features, cross-camera association."""

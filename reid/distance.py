@@ -1,0 +1,64 @@
+"""Visible-part distance: compare two crops only on the embeddings visible in both."""
+
+from __future__ import annotations
+
+import torch
+
+from reid.features import PartFeatures
+
+
+def _per_embedding_distances(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance per embedding. query [E, Nq, D], gallery [E, Ng, D] -> [E, Nq, Ng]."""
+    squared = (
+        query.pow(2).sum(-1).unsqueeze(2)
+        + gallery.pow(2).sum(-1).unsqueeze(1)
+        - 2 * torch.bmm(query, gallery.transpose(1, 2))
+    )
+    return squared.clamp_min(0).sqrt()
+
+
+def visible_part_distance(query: PartFeatures, gallery: PartFeatures, chunk_size: int = 500) -> torch.Tensor:
+    """Mean over the embeddings visible in both crops of their Euclidean distance.
+
+    Args:
+        query: N_q crops, gallery: N_g crops, same K and D.
+        chunk_size: query and gallery are processed in blocks of this many items, so at most
+            one [1+K, chunk, chunk] block of per-embedding distances exists at a time.
+
+    Returns:
+        float32 [N_q, N_g] on the query's device; ``+inf`` where no embedding is visible in both
+        (such a pair is "unknown", never a match).
+    """
+    if query.embeddings.shape[1:] != gallery.embeddings.shape[1:]:
+        raise ValueError(
+            f"query [.., {tuple(query.embeddings.shape[1:])}] and gallery [.., {tuple(gallery.embeddings.shape[1:])}] "
+            "must share 1+K and D"
+        )
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
+    device = query.embeddings.device
+    query_embeddings = query.embeddings.float().transpose(0, 1)  # [E, Nq, D]
+    query_visibility = query.visibility.transpose(0, 1).float()  # [E, Nq]
+    gallery_embeddings = gallery.embeddings.to(device).float().transpose(0, 1)
+    gallery_visibility = gallery.visibility.to(device).transpose(0, 1).float()
+    num_query, num_gallery = query_embeddings.shape[1], gallery_embeddings.shape[1]
+    result = torch.empty(num_query, num_gallery, dtype=torch.float32, device=device)
+    for query_start in range(0, num_query, chunk_size):
+        query_block = slice(query_start, query_start + chunk_size)
+        for gallery_start in range(0, num_gallery, chunk_size):
+            gallery_block = slice(gallery_start, gallery_start + chunk_size)
+            distances = _per_embedding_distances(
+                query_embeddings[:, query_block], gallery_embeddings[:, gallery_block]
+            )
+            shared = query_visibility[:, query_block].unsqueeze(2) * gallery_visibility[:, gallery_block].unsqueeze(1)
+            count = shared.sum(dim=0)
+            mean = (distances * shared).sum(dim=0) / count.clamp_min(1)
+            result[query_block, gallery_block] = torch.where(count > 0, mean, torch.full_like(mean, float("inf")))
+    return result
+
+
+def global_distance(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
+    """Euclidean distance of the foreground embeddings alone (index 0). -> float32 [N_q, N_g]."""
+    return _per_embedding_distances(
+        query.embeddings[:, :1].float().transpose(0, 1), gallery.embeddings[:, :1].float().transpose(0, 1)
+    )[0]

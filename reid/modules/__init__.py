@@ -1,0 +1,15 @@
+"""Building blocks of the BPSEMA network."""
+
+from reid.modules.body_part_attention import BodyPartAttention, PartAttentionMaps
+from reid.modules.dynamic_feature_refinement import DynamicFeatureRefinement
+from reid.modules.efficient_multiscale_attention import EfficientMultiScaleAttention
+from reid.modules.identity_head import IdentityHead, IdentityHeadOutput
+
+__all__ = [
+    "BodyPartAttention",
+    "PartAttentionMaps",
+    "DynamicFeatureRefinement",
+    "EfficientMultiScaleAttention",
+    "IdentityHead",
+    "IdentityHeadOutput",
+]

@@ -1,0 +1,34 @@
+"""Shared fixtures: small model configurations that build fast on a CPU."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from reid.config import ReIDConfig, config_from_dict
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPOSITORY_ROOT / "configs"
+
+
+def small_config(backbone: str = "resnet18", num_parts: int = 8, **model_overrides) -> ReIDConfig:
+    """A CPU-sized configuration (no pretrained weights, 128x64 input, D=64)."""
+    model = dict(
+        backbone=backbone,
+        pretrained=False,
+        num_parts=num_parts,
+        embedding_dim=64,
+        ema_groups=8,
+        num_classes=6,
+    )
+    model.update(model_overrides)
+    return config_from_dict(copy.deepcopy({"model": model, "input": {"height": 128, "width": 64}}))
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_torch():
+    torch.manual_seed(0)
+    yield

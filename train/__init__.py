@@ -1,0 +1,1 @@
+"""Training and evaluation of the BPSEMA model (datasets, augmentation, sampler, trainer)."""
