@@ -1,0 +1,82 @@
+"""Checkpoint files: a model's weights together with the configuration that built it.
+
+A checkpoint is a ``torch.save``d dict:
+
+| key           | what                                                             |
+|---------------|------------------------------------------------------------------|
+| format        | ``CHECKPOINT_FORMAT``                                            |
+| config        | ``config_to_dict(ReIDConfig)`` (so every later command needs only the checkpoint) |
+| num_classes   | identities of the training set (size of the identity heads)      |
+| model         | the model's ``state_dict``                                       |
+| epoch         | completed epochs (0 for an untrained model)                      |
+| training      | optional: optimiser, scheduler, sampler and RNG state for resuming |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reid.config import ReIDConfig, config_from_dict, config_to_dict
+from reid.errors import UserError
+from reid.model import BPSEMA
+
+CHECKPOINT_FORMAT = "bpsema-checkpoint-v1"
+
+
+def save_checkpoint(path: str | Path, model: BPSEMA, epoch: int = 0, training: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temporary file then rename), so a crash never leaves half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config_to_dict(model.config),
+        "num_classes": model.num_classes,
+        "model": model.state_dict(),
+        "epoch": epoch,
+    }
+    if training is not None:
+        payload["training"] = training
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The raw checkpoint dict; a missing, unreadable or foreign file is a ``UserError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise UserError(f"{path}: not a readable checkpoint ({type(error).__name__})") from error
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise UserError(f"{path}: not a BPSEMA checkpoint (expected format '{CHECKPOINT_FORMAT}')")
+    return payload
+
+
+def checkpoint_config(payload: dict[str, Any], source: str = "<checkpoint>") -> ReIDConfig:
+    return config_from_dict(payload["config"], source=source)
+
+
+def load_model(path: str | Path) -> BPSEMA:
+    """Rebuild the model stored in a checkpoint (no pretrained download), in eval mode."""
+    payload = read_checkpoint(path)
+    config = checkpoint_config(payload, source=str(path))
+    model = BPSEMA(config, pretrained=False, num_classes=payload["num_classes"])
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes (used to tie exported models to their source checkpoint)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+import reid
+from reid.checkpoint import load_model, read_checkpoint, save_checkpoint
+from reid.errors import UserError
+from tests.conftest import small_config
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
+    model = reid.build_model(small_config(num_parts=5)).eval()
+    path = save_checkpoint(tmp_path / "model.pt", model, epoch=3)
+    restored = load_model(path)
+    assert restored.config == model.config and restored.num_classes == model.num_classes
+    images = torch.randn(2, 3, 128, 64)
+    a, b = model.extract_features(images), restored.extract_features(images)
+    torch.testing.assert_close(a.embeddings, b.embeddings)
+    assert torch.equal(a.visibility, b.visibility)
+    assert read_checkpoint(path)["epoch"] == 3
+    assert not (tmp_path / "model.pt.tmp").exists()
+
+
+def test_foreign_or_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(UserError, match="not a BPSEMA checkpoint"):
+        load_model(foreign)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a pickle")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_model(garbage)
