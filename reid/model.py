@@ -36,6 +36,7 @@ class ModelOutput:
         foreground_embedding: [N, D] foreground-pooled, before its BNNeck.
         part_embeddings: [N, K, D] part-pooled (shared by the triplet loss and the test embeddings).
         foreground_embedding_normalized: [N, D] foreground embedding after its BNNeck BatchNorm.
+        global_embedding_normalized: [N, D] global embedding after its BNNeck BatchNorm.
         global_logits, foreground_logits, concat_logits: [N, C].
         part_logits: [N, K, C].
         part_attention_logits: [N, K+1, h, w] pixel-classifier logits (channel 0 background).
@@ -48,6 +49,7 @@ class ModelOutput:
     foreground_embedding: torch.Tensor
     part_embeddings: torch.Tensor
     foreground_embedding_normalized: torch.Tensor
+    global_embedding_normalized: torch.Tensor
     global_logits: torch.Tensor
     foreground_logits: torch.Tensor
     concat_logits: torch.Tensor
@@ -125,6 +127,7 @@ class BPSEMA(nn.Module):
             foreground_embedding=foreground_embedding,
             part_embeddings=part_embeddings,
             foreground_embedding_normalized=foreground_head.normalized,
+            global_embedding_normalized=global_head.normalized,
             global_logits=global_head.logits,
             foreground_logits=foreground_head.logits,
             concat_logits=concat_head.logits,
