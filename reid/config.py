@@ -85,6 +85,10 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
+    # Dataset to train on (train.datasets.DATASETS) and, when different, the one to evaluate on
+    # (e.g. Occluded-REID has no training split: train on market1501, test on occluded_reid).
+    dataset: str = "occluded_duke"
+    test_dataset: str | None = None
     epochs: int = 120
     learning_rate: float = 3.5e-4
     weight_decay: float = 5e-4
@@ -103,6 +107,7 @@ class TrainConfig:
     weights_moving_average_decay: float = 0.9998
     checkpoint_every: int = 10
     evaluate_every: int = 0
+    evaluation_batch_size: int = 64
     num_workers: int = 4
     seed: int = 0
 

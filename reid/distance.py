@@ -57,8 +57,16 @@ def visible_part_distance(query: PartFeatures, gallery: PartFeatures, chunk_size
     return result
 
 
+def euclidean_distance(query: torch.Tensor, gallery: torch.Tensor, chunk_size: int = 500) -> torch.Tensor:
+    """Plain Euclidean distance of single embeddings. query [N_q, D], gallery [N_g, D] -> float32 [N_q, N_g]."""
+    gallery = gallery.to(query.device).float().unsqueeze(0)
+    blocks = [
+        _per_embedding_distances(query[start : start + chunk_size].float().unsqueeze(0), gallery)[0]
+        for start in range(0, len(query), chunk_size)
+    ]
+    return torch.cat(blocks) if blocks else torch.zeros(0, gallery.shape[1], device=query.device)
+
+
 def global_distance(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
     """Euclidean distance of the foreground embeddings alone (index 0). -> float32 [N_q, N_g]."""
-    return _per_embedding_distances(
-        query.embeddings[:, :1].float().transpose(0, 1), gallery.embeddings[:, :1].float().transpose(0, 1)
-    )[0]
+    return euclidean_distance(query.embeddings[:, 0], gallery.embeddings[:, 0])

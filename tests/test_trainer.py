@@ -1,0 +1,106 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from reid.checkpoint import load_model, read_checkpoint
+from reid.config import config_from_dict, config_to_dict
+from train.datasets import load_dataset
+from train.trainer import Trainer
+from tests.conftest import REPOSITORY_ROOT
+from tests.reid_dataset_factory import write_duke_layout
+
+TINY = {
+    "model": {"backbone": "resnet18", "pretrained": False, "num_parts": 5, "embedding_dim": 32, "ema_groups": 8},
+    "input": {"height": 64, "width": 32},
+    "loss": {"preset": "holistic"},
+    "train": {
+        "dataset": "dukemtmc",
+        "epochs": 2,
+        "warmup_epochs": 1,
+        "milestones": [5],
+        "identities_per_batch": 4,
+        "images_per_identity": 2,
+        "num_workers": 0,
+        "checkpoint_every": 1,
+        "evaluation_batch_size": 16,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_duke_layout(root / "DukeMTMC-reID", range(8), range(8, 12), images_per_identity=4, cameras=2)
+    return root
+
+
+def _trainer(root, output):
+    config = config_from_dict(TINY)
+    return Trainer(config, load_dataset("dukemtmc", root), output, device="cpu", progress=False)
+
+
+def test_resume_after_epoch_one_gives_the_same_epoch_two_weights(tiny_root, tmp_path):
+    uninterrupted = _trainer(tiny_root, tmp_path / "a")
+    uninterrupted.fit(2, evaluate_at_end=False)
+
+    first = _trainer(tiny_root, tmp_path / "b")
+    first.fit(1, evaluate_at_end=False)
+    assert read_checkpoint(tmp_path / "b" / "last.pt")["epoch"] == 1
+    resumed = _trainer(tiny_root, tmp_path / "b")
+    assert resumed.resume() == 1
+    resumed.fit(2, evaluate_at_end=False)
+
+    expected = uninterrupted.model.state_dict()
+    for name, value in resumed.model.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=1e-6, msg=name)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(uninterrupted.optimizer.param_groups[0]["lr"])
+    assert (tmp_path / "b" / "epoch_1.pt").is_file() and (tmp_path / "b" / "epoch_2.pt").is_file()
+    log = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,step,") and "learning_rate" in log[0] and "part_attention" in log[0]
+    assert {line.split(",")[0] for line in log[1:]} == {"1", "2"}
+
+
+def test_train_and_evaluate_commands(tiny_root, tmp_path):
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(TINY))
+    output = tmp_path / "run"
+    completed = subprocess.run(
+        [sys.executable, "-m", "train", "--config", str(config_path), "--data-root", str(tiny_root),
+         "--output", str(output), "--epochs", "1"],
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "train    |     8 |      32" in completed.stdout  # split sizes printed at start
+    assert "visible parts" in completed.stdout and "Rank-1" in completed.stdout
+    results = json.loads((output / "evaluation.json").read_text())
+    assert set(results["visible_parts"]) == {"rank1", "rank5", "rank10", "rank20", "mAP"}
+    model = load_model(output / "last.pt")
+    assert model.num_classes == 8 and config_to_dict(model.config)["train"]["epochs"] == 1
+
+    json_path = tmp_path / "eval.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "train.evaluate", "--checkpoint", str(output / "last.pt"), "--dataset", "dukemtmc",
+         "--data-root", str(tiny_root), "--json", str(json_path), "--workers", "0"],
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    evaluated = json.loads(json_path.read_text())
+    for key in ("visible_parts", "global"):
+        assert set(evaluated[key]) == {"rank1", "rank5", "rank10", "rank20", "mAP"}
+        assert all(0.0 <= value <= 1.0 for value in evaluated[key].values())
+    # the same model on the same data gives the same numbers as the end-of-training evaluation
+    assert evaluated["visible_parts"] == pytest.approx(results["visible_parts"])
+
+
+def test_wrong_data_root_is_one_line_and_exit_code_2(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "train", "--config", str(REPOSITORY_ROOT / "configs/model/small_synthetic.yaml"),
+         "--data-root", str(tmp_path / "nowhere")],
+        capture_output=True, text=True, cwd=REPOSITORY_ROOT,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().count("\n") == 0 and str(tmp_path / "nowhere") in completed.stderr

@@ -1,0 +1,74 @@
+"""torch ``Dataset`` views over ReID samples: augmented training items and plain test items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from reid.errors import UserError
+from reid.part_labels import pixel_part_labels
+from train.augmentation import AugmentationSettings, augment_for_training, transform_for_test
+from train.datasets import ReIDSample
+from train.part_label_files import read_part_maps
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """uint8 RGB [H, W, 3]."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"{path}: cannot read image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class TrainingImages(Dataset):
+    """Items are keyed by ``(sample index, augmentation seed)`` (see ``IdentityBatchSampler``).
+
+    Returns dict: image float32 [3, H, W]; pixel_labels int64 [h, w] (the feature-map size, 0 =
+    background); pid int64.
+    """
+
+    def __init__(
+        self,
+        samples: list[ReIDSample],
+        settings: AugmentationSettings,
+        num_parts: int,
+        label_size: tuple[int, int],
+        dataset_name: str,
+    ):
+        self.samples = samples
+        self.settings = settings
+        self.num_parts = num_parts
+        self.label_size = label_size
+        self.dataset_name = dataset_name
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        index, seed = key
+        sample = self.samples[index]
+        part_maps = read_part_maps(sample.label_path, self.num_parts, self.dataset_name)
+        image, maps = augment_for_training(
+            read_rgb(sample.image_path), part_maps, self.settings, np.random.default_rng(seed)
+        )
+        labels = pixel_part_labels(torch.from_numpy(maps).unsqueeze(0), self.label_size)[0]
+        return {"image": image, "pixel_labels": labels, "pid": torch.tensor(sample.pid, dtype=torch.int64)}
+
+
+class TestImages(Dataset):
+    """Returns dict: image float32 [3, H, W] (resize + normalise), index int64."""
+
+    def __init__(self, samples: list[ReIDSample], settings: AugmentationSettings):
+        self.samples = samples
+        self.settings = settings
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        image = transform_for_test(read_rgb(self.samples[index].image_path), self.settings)
+        return {"image": image, "index": torch.tensor(index, dtype=torch.int64)}
