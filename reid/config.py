@@ -133,6 +133,8 @@ def _type_name(expected: Any) -> str:
         return " | ".join(_type_name(arg) for arg in typing.get_args(expected))
     if origin is list:
         return f"list of {_type_name(typing.get_args(expected)[0])}"
+    if origin is dict:
+        return "mapping"
     if expected is type(None):
         return "null"
     if dataclasses.is_dataclass(expected):
@@ -143,6 +145,16 @@ def _type_name(expected: Any) -> str:
 def _convert(value: Any, expected: Any, key: str, source: str) -> Any:
     """Check ``value`` against the annotation ``expected``; build nested dataclasses."""
     origin = typing.get_origin(expected)
+    if expected is Any:
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: key '{key}': expected a mapping, got {type(value).__name__}")
+        key_type, value_type = typing.get_args(expected)
+        return {
+            _convert(item_key, key_type, f"{key}", source): _convert(item, value_type, f"{key}.{item_key}", source)
+            for item_key, item in value.items()
+        }
     if origin is Literal:
         choices = typing.get_args(expected)
         if value in choices and type(value) is type(choices[0]):
@@ -232,8 +244,8 @@ def config_to_dict(config: ReIDConfig) -> dict:
     return convert(config)
 
 
-def load_config(path: str | Path) -> ReIDConfig:
-    """Read and validate a YAML configuration file."""
+def read_yaml_mapping(path: str | Path) -> dict:
+    """A YAML file's top-level mapping; a missing file or bad YAML is a one-line ``ConfigError``."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
@@ -243,4 +255,18 @@ def load_config(path: str | Path) -> ReIDConfig:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from error
-    return config_from_dict(values or {}, source=str(path))
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: top level: expected a mapping, got {type(values).__name__}")
+    return values
+
+
+def build_typed_config(cls: type, values: dict, source: str):
+    """Validate a plain mapping into the dataclass ``cls`` (unknown keys and wrong types are errors)."""
+    return _build_dataclass(cls, values, "", source)
+
+
+def load_config(path: str | Path) -> ReIDConfig:
+    """Read and validate a YAML configuration file."""
+    return config_from_dict(read_yaml_mapping(path), source=str(path))
