@@ -16,7 +16,7 @@ import cv2
 @pytest.mark.parametrize(
     "name, directory, suffix",
     [("dukemtmc", "DukeMTMC-reID", ".npy"), ("occluded_duke", "Occluded_Duke", ".jpg.confidence_fields.npy"),
-     ("market1501", "Market-1501-v15.09.15", ".npy"), ("synthetic_occluded", "reid_occluded", ".npy")],
+     ("market1501", "Market-1501-v15.09.15", ".npy"), ("synthetic_occluded", "reid_occluded", ".jpg.confidence_fields.npy")],
 )
 def test_duke_style_layouts(tmp_path, name, directory, suffix):
     write_duke_layout(tmp_path / directory, range(10, 16), range(20, 23), label_suffix=suffix)

@@ -8,7 +8,7 @@
 | p_duke             | P-DukeMTMC-reID             | train/{whole,occluded}_body_images/<pid>/*.jpg; test/occluded_body_images = query (cam 0), test/whole_body_images = gallery (cam 1) |
 | occluded_reid      | Occluded_REID               | occluded_body_images/<pid>/*.tif = query (cam 0), whole_body_images/<pid>/*.tif = gallery (cam 1); no train split |
 | synthetic          | reid (of a synthetic world) | the DukeMTMC-reID layout                        |
-| synthetic_occluded | reid_occluded               | the DukeMTMC-reID layout, occluded queries       |
+| synthetic_occluded | reid_occluded               | the Occluded-Duke layout (label suffix .jpg.confidence_fields.npy) |
 
 Part labels (36-channel confidence fields, ``[36, h, w]`` float ``.npy``) live where the reference
 (BPBreID) puts them: ``<dataset>/masks/pifpaf_maskrcnn_filtering/<split dir(s)>/<image stem><suffix>``.
@@ -157,8 +157,8 @@ DATASETS: dict[str, DatasetLayout] = {
     "occluded_duke": DatasetLayout("Occluded_Duke", _duke_style_reader(".jpg.confidence_fields.npy", 8), True),
     "p_duke": DatasetLayout("P-DukeMTMC-reID", _read_p_duke, True),
     "occluded_reid": DatasetLayout("Occluded_REID", _read_occluded_reid, True),
-    "synthetic": DatasetLayout("reid", _duke_style_reader(".npy", 9), False),
-    "synthetic_occluded": DatasetLayout("reid_occluded", _duke_style_reader(".npy", 9), True),
+    "synthetic": DatasetLayout("reid", _duke_style_reader(".npy", 8), False),
+    "synthetic_occluded": DatasetLayout("reid_occluded", _duke_style_reader(".jpg.confidence_fields.npy", 8), True),
 }
 
 
