@@ -43,6 +43,14 @@ def resize_part_maps(part_maps: np.ndarray, height: int, width: int) -> np.ndarr
     return resized.transpose(2, 0, 1)
 
 
+def resize_part_maps_area(part_maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """[K, h, w] -> [K, height, width] by area averaging (for shrinking)."""
+    resized = cv2.resize(np.ascontiguousarray(part_maps.transpose(1, 2, 0)), (width, height), interpolation=cv2.INTER_AREA)
+    if resized.ndim == 2:
+        resized = resized[:, :, None]
+    return np.ascontiguousarray(resized.transpose(2, 0, 1))
+
+
 def _random_erasing_box(generator: np.random.Generator, height: int, width: int):
     """Zhong et al.: area 2-40 % of the image, aspect ratio in [0.3, 3.3]; up to 100 tries."""
     area = height * width

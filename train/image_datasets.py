@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from reid.errors import UserError
 from reid.part_labels import pixel_part_labels
-from train.augmentation import AugmentationSettings, augment_for_training, transform_for_test
+from train.augmentation import AugmentationSettings, augment_for_training, resize_part_maps_area, transform_for_test
 from train.datasets import ReIDSample
 from train.part_label_files import read_part_maps
 
@@ -55,7 +55,11 @@ class TrainingImages(Dataset):
         image, maps = augment_for_training(
             read_rgb(sample.image_path), part_maps, self.settings, np.random.default_rng(seed)
         )
-        labels = pixel_part_labels(torch.from_numpy(maps).unsqueeze(0), self.label_size)[0]
+        # Area-average the maps to 4x the feature map first: the soft targets and their bilinear
+        # resize then cost a few thousand values instead of a whole image's worth.
+        height, width = self.label_size
+        reduced = resize_part_maps_area(maps, 4 * height, 4 * width)
+        labels = pixel_part_labels(torch.from_numpy(reduced).unsqueeze(0), self.label_size)[0]
         return {"image": image, "pixel_labels": labels, "pid": torch.tensor(sample.pid, dtype=torch.int64)}
 
 
