@@ -1,0 +1,140 @@
+"""Pipeline configuration (configs/pipeline/*.yaml), validated at load like the model configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reid.config import ConfigError, build_typed_config, read_yaml_mapping
+from pipeline.association import AssociationSettings
+from pipeline.association_constraints import TransitWindow
+
+
+@dataclass
+class SourceConfig:
+    name: str
+    path: str  # a video file or any URL OpenCV/FFmpeg reads (rtsp://...)
+
+
+@dataclass
+class SourcesConfig:
+    streams: list[SourceConfig] = field(default_factory=list)
+    continue_on_error: bool = False  # an unreadable camera is dropped with a warning instead of stopping
+
+
+@dataclass
+class DetectorConfig:
+    backend: Literal["yolo", "detections"] = "yolo"
+    weights: str = "yolo11n.pt"  # a .pt file, or a .yaml to build a random (untrained) YOLO
+    image_size: int = 640
+    confidence: float = 0.25
+    iou: float = 0.7
+    device: str = "cpu"
+    detections_dir: str | None = None  # for backend "detections": MOTChallenge det/<camera>.txt files
+    min_score: float = 0.0
+
+
+@dataclass
+class TrackerConfig:
+    name: Literal["bytetrack", "botsort", "ocsort", "deepocsort", "strongsort", "hybridsort", "boosttrack"] = "bytetrack"
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CropRule:
+    min_height: int = 32
+    min_width: int = 12
+    max_truncation: float = 0.35  # fraction of the box outside the frame
+
+
+@dataclass
+class ExtractorConfig:
+    model: str | None = None  # checkpoint (.pt), .onnx or .engine
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
+    batch_size: int = 64
+    every_n_frames: int = 1  # extract features every n-th frame (appearance trackers need 1)
+    crops: CropRule = field(default_factory=CropRule)
+
+
+@dataclass
+class TransitWindowConfig:
+    cameras: list[str]
+    min_s: float = 0.0
+    max_s: float = float("inf")
+
+
+@dataclass
+class AssociationConfig:
+    distance: Literal["visible_parts", "global"] = "visible_parts"
+    distance_threshold: float = 0.7
+    refine_threshold: float | None = None
+    min_observations: int = 5
+    min_part_observations: int = 1
+    refine: bool = True
+    views_overlap: bool = True
+    transit_windows: list[TransitWindowConfig] = field(default_factory=list)
+    track_timeout_s: float = 2.0
+
+    def settings(self, source: str = "<config>") -> AssociationSettings:
+        windows = []
+        for index, window in enumerate(self.transit_windows):
+            if len(window.cameras) != 2:
+                raise ConfigError(f"{source}: key 'association.transit_windows[{index}].cameras': expected 2 cameras")
+            windows.append(TransitWindow((window.cameras[0], window.cameras[1]), window.min_s, window.max_s))
+        return AssociationSettings(
+            distance=self.distance,
+            distance_threshold=self.distance_threshold,
+            refine_threshold=self.refine_threshold,
+            min_observations=self.min_observations,
+            min_part_observations=self.min_part_observations,
+            refine=self.refine,
+            views_overlap=self.views_overlap,
+            transit_windows=windows,
+            track_timeout_s=self.track_timeout_s,
+        )
+
+
+@dataclass
+class OutputConfig:
+    directory: str = "outputs/pipeline"
+    mot: bool = True
+    events: bool = True
+    sqlite: bool = True
+    videos: bool = False
+
+
+@dataclass
+class DemoWorldConfig:
+    cameras: int = 3
+    identities: int = 40
+    seconds: float = 60.0
+    fps: float = 10.0
+    seed: int = 0
+
+
+@dataclass
+class DemoConfig:
+    """The offline demo: a synthetic world and a small model trained on its ReID split (both cached)."""
+
+    world: DemoWorldConfig = field(default_factory=DemoWorldConfig)
+    model_config: str = "configs/model/small_synthetic.yaml"
+    dataset: str = "synthetic"
+    epochs: int = 8
+
+
+@dataclass
+class PipelineConfig:
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
+    association: AssociationConfig = field(default_factory=AssociationConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    demo: DemoConfig | None = None
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    config = build_typed_config(PipelineConfig, read_yaml_mapping(path), str(path))
+    config.association.settings(str(path))  # validates the transit windows
+    return config

@@ -1,0 +1,90 @@
+"""The offline demo: a synthetic world and a small BPSEMA model trained on its ReID split (both
+generated once and cached), the whole pipeline on the world's videos, and the multi-camera IDF1."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from reid.errors import UserError
+from pipeline.config import DemoConfig
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def cache_directory() -> Path:
+    """``$BPSEMA_CACHE`` or ``~/.cache/bpsema``."""
+    return Path(os.environ.get("BPSEMA_CACHE", Path.home() / ".cache" / "bpsema")).expanduser()
+
+
+def _world_key(demo: DemoConfig) -> str:
+    world = demo.world
+    return f"world_c{world.cameras}_i{world.identities}_s{world.seconds:g}_f{world.fps:g}_seed{world.seed}"
+
+
+def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
+    """The demo world directory, generated on first use."""
+    from pipeline.synthetic import WorldConfig, generate_world
+
+    directory = cache_directory() / "demo" / _world_key(demo)
+    if (directory / "world.json").is_file():
+        return directory
+    world = demo.world
+    config = WorldConfig(
+        cameras=world.cameras, identities=world.identities, seconds=world.seconds, fps=world.fps, seed=world.seed
+    )
+    partial = directory.with_name(directory.name + ".partial")
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    print(f"generating the demo world in {directory} (once)", flush=True)
+    generate_world(partial, config, progress=progress)
+    partial.replace(directory)
+    return directory
+
+
+def ensure_model(demo: DemoConfig, world_directory: Path, progress: bool = True) -> Path:
+    """A small BPSEMA checkpoint trained on the world's ReID split, trained on first use."""
+    from reid.config import load_config
+    from train.datasets import load_dataset
+    from train.trainer import Trainer
+
+    model_config = REPOSITORY / demo.model_config if not Path(demo.model_config).is_absolute() else Path(demo.model_config)
+    config = load_config(model_config)
+    config.train.epochs = demo.epochs
+    config.train.dataset = demo.dataset
+    directory = cache_directory() / "demo" / f"model_{_world_key(demo)}_{model_config.stem}_{demo.dataset}_e{demo.epochs}"
+    checkpoint = directory / "last.pt"
+    done = directory / "done.json"
+    if checkpoint.is_file() and done.is_file():
+        return checkpoint
+    print(f"training the demo model ({model_config.name}, {demo.epochs} epochs) in {directory} (once)", flush=True)
+    dataset = load_dataset(demo.dataset, world_directory)
+    test_dataset = load_dataset("synthetic_occluded", world_directory)
+    trainer = Trainer(config, dataset, directory, test_dataset=test_dataset, progress=progress)
+    if checkpoint.is_file():
+        trainer.resume(checkpoint)
+    started = time.perf_counter()
+    trainer.fit(demo.epochs, evaluate_at_end=True)
+    report = json.loads((directory / "evaluation.json").read_text())
+    done.write_text(json.dumps({"seconds": time.perf_counter() - started, "evaluation": report}, indent=2))
+    return checkpoint
+
+
+def world_streams(world_directory: Path) -> list[tuple[str, str]]:
+    from pipeline.synthetic import load_world
+
+    try:
+        world = load_world(world_directory)
+    except Exception as error:
+        raise UserError(f"{world_directory}: not a synthetic world ({error})") from None
+    streams = []
+    for camera in world.cameras:
+        if not camera.video:
+            raise UserError(f"{world_directory}: camera {camera.camera_id} has no video (generated without videos)")
+        streams.append((f"cam{camera.camera_id}", str(world_directory / camera.video)))
+    return streams
