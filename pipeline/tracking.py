@@ -65,7 +65,9 @@ class CameraTracker:
                 scores=torch.from_numpy(detections.scores.astype(np.float32)),
                 class_ids=torch.zeros(len(detections), dtype=torch.int64),
                 sample_id=f"{self.camera}:{detections.frame_index}",
-                embeddings=torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)).reshape(len(detections), -1),
+                embeddings=torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)).reshape(
+                    len(detections), embeddings.shape[-1]
+                ),
             )
         else:
             inputs = np.concatenate(
