@@ -32,3 +32,56 @@ def test_pixel_labels_background_below_half_and_argmax_elsewhere():
     part_maps[0, 0, 1, 0] = 0.4  # below 0.5: background
     labels = pixel_part_labels(part_maps, (2, 2))
     assert labels.tolist() == [[[1, 2], [0, 0]]]
+
+
+def test_fields_from_pose_keypoints_follow_their_confidences():
+    import numpy as np
+
+    from reid.keypoint_fields import cell_centres, confidence_fields_from_keypoints
+    from reid.part_groups import COCO_KEYPOINTS
+
+    keypoints = np.tile([[32.0, 64.0]], (17, 1))
+    ankle, knee = COCO_KEYPOINTS.index("left_ankle"), COCO_KEYPOINTS.index("left_knee")
+    keypoints[ankle] = (20.0, 110.0)
+    keypoints[knee] = (22.0, 80.0)
+    confidence = np.zeros(17)
+    confidence[ankle], confidence[knee] = 1.0, 0.5
+    fields = confidence_fields_from_keypoints(keypoints, confidence, 128, 64)
+    assert fields.shape == (36, 17, 9) and fields.dtype == np.float32
+    rows, columns = cell_centres(128, 64)
+    peak = np.unravel_index(fields[CONFIDENCE_FIELD_CHANNELS.index("left_ankle")].argmax(), (17, 9))
+    assert abs(rows[peak[0]] - 110) <= 8 and abs(columns[peak[1]] - 20) <= 8
+    assert fields[CONFIDENCE_FIELD_CHANNELS.index("nose")].max() == 0.0  # confidence 0
+    limb = CONFIDENCE_FIELD_CHANNELS.index("left_ankle-left_knee")
+    certain = confidence_fields_from_keypoints(keypoints, np.ones(17), 128, 64)
+    assert fields[limb].max() > 0.2
+    np.testing.assert_allclose(fields[limb], 0.5 * certain[limb], rtol=1e-6)  # scaled by the weaker end
+
+
+def test_part_labels_command_writes_the_reference_format(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from tests.conftest import REPOSITORY_ROOT
+    from tests.reid_dataset_factory import write_duke_layout
+    from train.datasets import load_dataset
+
+    write_duke_layout(tmp_path / "DukeMTMC-reID", range(2), range(2, 3), images_per_identity=2, with_labels=False)
+    command = [sys.executable, "-m", "train.part_labels", "--dataset", "dukemtmc", "--data-root", str(tmp_path)]
+    completed = subprocess.run(command + ["--pose-weights", "yolo11n-pose.yaml", "--image-size", "64"],
+                               capture_output=True, text=True, cwd=REPOSITORY_ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    dataset = load_dataset("dukemtmc", tmp_path)
+    samples = dataset.train + dataset.query + dataset.gallery
+    for sample in samples:
+        fields = np.load(sample.label_path)
+        assert fields.shape == (36, 9, 5) and fields.dtype == np.float32  # 64x32 crops
+        assert 0.0 <= fields.min() and fields.max() <= 1.0
+    again = subprocess.run(command + ["--pose-weights", "yolo11n-pose.yaml"], capture_output=True, text=True,
+                           cwd=REPOSITORY_ROOT)
+    assert "0 images need part labels" in again.stdout
+    missing = subprocess.run(command + ["--pose-weights", str(tmp_path / "pose.pt")], capture_output=True, text=True,
+                             cwd=REPOSITORY_ROOT)
+    assert missing.returncode == 2 and str(tmp_path / "pose.pt") in missing.stderr
