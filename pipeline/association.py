@@ -45,6 +45,43 @@ class Identity:
     memory: PartMemory
 
 
+class IdentityTable:
+    """The identities' part features as one matrix, refreshed row by row when a memory changes.
+
+    embeddings: float32 [capacity, 1+K, D] (normalised means); visibility: bool [capacity, 1+K].
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, min_part_observations: int):
+        self.min_part_observations = min_part_observations
+        self.embeddings = np.zeros((64, num_embeddings, embedding_dim), dtype=np.float32)
+        self.visibility = np.zeros((64, num_embeddings), dtype=bool)
+        self.ids: list[int] = []
+        self.rows: dict[int, int] = {}
+        self.dirty: set[int] = set()
+
+    def mark(self, global_id: int) -> None:
+        self.dirty.add(global_id)
+
+    def refresh(self, identities: dict[int, "Identity"]) -> None:
+        for global_id in sorted(self.dirty):
+            row = self.rows.get(global_id)
+            if row is None:
+                row = len(self.ids)
+                if row == len(self.embeddings):
+                    self.embeddings = np.concatenate([self.embeddings, np.zeros_like(self.embeddings)])
+                    self.visibility = np.concatenate([self.visibility, np.zeros_like(self.visibility)])
+                self.ids.append(global_id)
+                self.rows[global_id] = row
+            memory = identities[global_id].memory
+            self.embeddings[row] = memory.mean_embeddings()
+            self.visibility[row] = memory.visibility(self.min_part_observations)
+        self.dirty.clear()
+
+    def features(self) -> PartFeatures:
+        count = len(self.ids)
+        return PartFeatures(torch.from_numpy(self.embeddings[:count]), torch.from_numpy(self.visibility[:count]))
+
+
 class CrossCameraAssociation:
     def __init__(self, settings: AssociationSettings, num_parts: int, embedding_dim: int):
         self.settings = settings
@@ -57,6 +94,8 @@ class CrossCameraAssociation:
         self.assignments: dict[TrackKey, int] = {}
         self.identities: dict[int, Identity] = {}
         self.ended: set[TrackKey] = set()
+        self.unassigned: set[TrackKey] = set()
+        self.table = IdentityTable(self.num_embeddings, embedding_dim, settings.min_part_observations)
         self._next_global_id = 1
 
     # --- bookkeeping -----------------------------------------------------------------------
@@ -74,17 +113,26 @@ class CrossCameraAssociation:
     def snapshots(self) -> list[TrackletSnapshot]:
         return [tracklet.snapshot(self.assignments.get(key)) for key, tracklet in self.tracklets.items()]
 
-    def _features(self, memories: list[PartMemory]) -> PartFeatures:
-        features = memories_as_part_features(memories, self.settings.min_part_observations)
+    def _compared(self, features: PartFeatures) -> PartFeatures:
+        """What the configured distance looks at: every embedding, or the foreground alone."""
         if self.settings.distance == "global":
-            return PartFeatures(features.embeddings[:, :1], torch.ones(len(memories), 1, dtype=torch.bool))
+            return PartFeatures(features.embeddings[:, :1], torch.ones(len(features), 1, dtype=torch.bool))
         return features
+
+    def feature_distances(self, left: PartFeatures, right: PartFeatures) -> np.ndarray:
+        """float64 [len(left), len(right)]; inf where nothing compared is visible in both."""
+        if len(left) == 0 or len(right) == 0:
+            return np.zeros((len(left), len(right)))
+        return visible_part_distance(self._compared(left), self._compared(right)).double().numpy()
 
     def distances(self, left: list[PartMemory], right: list[PartMemory]) -> np.ndarray:
         """float64 [len(left), len(right)]; inf where the memories share no visible embedding."""
         if not left or not right:
             return np.zeros((len(left), len(right)))
-        return visible_part_distance(self._features(left), self._features(right)).double().numpy()
+        minimum = self.settings.min_part_observations
+        return self.feature_distances(
+            memories_as_part_features(left, minimum), memories_as_part_features(right, minimum)
+        )
 
     # --- online ----------------------------------------------------------------------------
     def observe(
@@ -103,12 +151,14 @@ class CrossCameraAssociation:
                 key, PartMemory.zeros(self.num_embeddings, self.embedding_dim), timestamp_s, timestamp_s, frame_index, frame_index
             )
             self.tracklets[key] = tracklet
+            self.unassigned.add(key)
             events.append(IdentityEvent("track_started", key.camera, key.track_id, timestamp_s, frame_index))
         self.ended.discard(key)
         tracklet.observe(timestamp_s, frame_index, embeddings, visibility)
         global_id = self.assignments.get(key)
         if global_id is not None and embeddings is not None:
             self.identities[global_id].memory.add(embeddings, visibility)
+            self.table.mark(global_id)
         return events
 
     def step(self, timestamp_s: float) -> list[IdentityEvent]:
@@ -124,9 +174,7 @@ class CrossCameraAssociation:
                     )
                 )
         pending = [
-            key
-            for key, tracklet in self.tracklets.items()
-            if key not in self.assignments and tracklet.observations >= self.settings.min_observations
+            key for key in self.unassigned if self.tracklets[key].observations >= self.settings.min_observations
         ]
         if pending:
             events.extend(self._assign(pending, timestamp_s))
@@ -137,10 +185,13 @@ class CrossCameraAssociation:
         return self.constraints.group_allowed(members, [tracklet])
 
     def _assign(self, pending: list[TrackKey], timestamp_s: float) -> list[IdentityEvent]:
-        identity_ids = list(self.identities)
-        distances = self.distances(
-            [self.tracklets[key].memory for key in pending], [self.identities[i].memory for i in identity_ids]
+        pending.sort()
+        self.table.refresh(self.identities)
+        identity_ids = list(self.table.ids)
+        pending_features = memories_as_part_features(
+            [self.tracklets[key].memory for key in pending], self.settings.min_part_observations
         )
+        distances = self.feature_distances(pending_features, self.table.features())
         threshold = self.settings.distance_threshold
         cost = np.full(distances.shape, np.inf)
         for row, key in enumerate(pending):
@@ -163,6 +214,8 @@ class CrossCameraAssociation:
                 global_id, distance = self._new_global_id(), None
                 self.identities[global_id] = Identity(global_id, [key], tracklet.memory.copy())
             self.assignments[key] = global_id
+            self.unassigned.discard(key)
+            self.table.mark(global_id)
             events.append(
                 IdentityEvent(
                     "identity_assigned", key.camera, key.track_id, timestamp_s, tracklet.last_frame, global_id,
@@ -210,6 +263,7 @@ class CrossCameraAssociation:
                     IdentityEvent(kind, key.camera, key.track_id, timestamp_s, tracklet.last_frame, global_id, previous)
                 )
         self.assignments = new_assignments
+        self.unassigned = set(self.tracklets) - set(new_assignments)
         self.identities = {}
         for key, global_id in new_assignments.items():
             identity = self.identities.setdefault(
@@ -217,6 +271,9 @@ class CrossCameraAssociation:
             )
             identity.members.append(key)
             identity.memory.merge(self.tracklets[key].memory)
+        self.table = IdentityTable(self.num_embeddings, self.embedding_dim, self.settings.min_part_observations)
+        for global_id in sorted(self.identities):
+            self.table.mark(global_id)
         return events
 
 

@@ -9,12 +9,14 @@ from reid.features import PartFeatures
 
 def _per_embedding_distances(query: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
     """Euclidean distance per embedding. query [E, Nq, D], gallery [E, Ng, D] -> [E, Nq, Ng]."""
-    squared = (
-        query.pow(2).sum(-1).unsqueeze(2)
-        + gallery.pow(2).sum(-1).unsqueeze(1)
-        - 2 * torch.bmm(query, gallery.transpose(1, 2))
+    squared = torch.baddbmm(
+        torch.linalg.vector_norm(query, dim=-1).square().unsqueeze(2)
+        + torch.linalg.vector_norm(gallery, dim=-1).square().unsqueeze(1),
+        query,
+        gallery.transpose(1, 2),
+        alpha=-2.0,
     )
-    return squared.clamp_min(0).sqrt()
+    return squared.clamp_min_(0).sqrt_()
 
 
 def visible_part_distance(query: PartFeatures, gallery: PartFeatures, chunk_size: int = 500) -> torch.Tensor:
@@ -22,8 +24,9 @@ def visible_part_distance(query: PartFeatures, gallery: PartFeatures, chunk_size
 
     Args:
         query: N_q crops, gallery: N_g crops, same K and D.
-        chunk_size: query and gallery are processed in blocks of this many items, so at most
-            one [1+K, chunk, chunk] block of per-embedding distances exists at a time.
+        chunk_size: the computation goes in blocks of at most ``chunk_size**2`` query-gallery
+            pairs (``chunk_size`` queries at a time, and as many gallery items as fit), so at most one
+            [1+K, chunk_size, chunk_size]-sized block of per-embedding distances exists at a time.
 
     Returns:
         float32 [N_q, N_g] on the query's device; ``+inf`` where no embedding is visible in both
@@ -45,8 +48,10 @@ def visible_part_distance(query: PartFeatures, gallery: PartFeatures, chunk_size
     result = torch.empty(num_query, num_gallery, dtype=torch.float32, device=device)
     for query_start in range(0, num_query, chunk_size):
         query_block = slice(query_start, query_start + chunk_size)
-        for gallery_start in range(0, num_gallery, chunk_size):
-            gallery_block = slice(gallery_start, gallery_start + chunk_size)
+        query_count = min(chunk_size, num_query - query_start)
+        gallery_chunk = max(chunk_size, (chunk_size * chunk_size) // query_count)
+        for gallery_start in range(0, num_gallery, gallery_chunk):
+            gallery_block = slice(gallery_start, gallery_start + gallery_chunk)
             distances = _per_embedding_distances(
                 query_embeddings[:, query_block], gallery_embeddings[:, gallery_block]
             )
