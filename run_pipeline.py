@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reid", help="part-feature model: checkpoint (.pt), .onnx or .engine")
     parser.add_argument("--output", help="output directory (default: the config's output.directory)")
     parser.add_argument("--distance", choices=["visible_parts", "global"], help="override association.distance")
+    parser.add_argument("--distance-threshold", type=float, help="override association.distance_threshold")
     parser.add_argument("--max-steps", type=int, help="stop after this many time steps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--selfcheck", action="store_true", help="build the model and run it on random input")
@@ -74,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = load_pipeline_config(config_path)
     if arguments.distance:
         config.association.distance = arguments.distance
+    if arguments.distance_threshold is not None:
+        config.association.distance_threshold = arguments.distance_threshold
 
     world_directory = None
     model = arguments.reid or config.extractor.model
@@ -94,6 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not model:
         raise UserError("no part-feature model: give --reid MODEL (checkpoint, .onnx or .engine) or use --demo")
     output = Path(arguments.output or config.output.directory)
+    if config.association.distance_threshold == "auto":
+        from pipeline.calibration import calibration_path, load_calibration
+        from pipeline.config import DEFAULT_DISTANCE_THRESHOLD
+
+        calibration = load_calibration(model)
+        if calibration is None:
+            print(f"note: no calibration at {calibration_path(model)} (python -m pipeline.calibrate); "
+                  f"distance threshold {DEFAULT_DISTANCE_THRESHOLD}", file=sys.stderr)
+            config.association.distance_threshold = DEFAULT_DISTANCE_THRESHOLD
+        else:
+            config.association.distance_threshold = calibration.thresholds[config.association.distance]
+    print(f"association: {config.association.distance} distance, threshold "
+          f"{config.association.distance_threshold:.3f}", flush=True)
 
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor

@@ -57,6 +57,9 @@ class ExtractorConfig:
     crops: CropRule = field(default_factory=CropRule)
 
 
+DEFAULT_DISTANCE_THRESHOLD = 0.7  # used for "auto" before a model is calibrated
+
+
 @dataclass
 class TransitWindowConfig:
     cameras: list[str]
@@ -67,7 +70,9 @@ class TransitWindowConfig:
 @dataclass
 class AssociationConfig:
     distance: Literal["visible_parts", "global"] = "visible_parts"
-    distance_threshold: float = 0.7
+    # A number, or "auto": the threshold calibrated for the model and this distance
+    # (python -m pipeline.calibrate; the demo calibrates its model after training).
+    distance_threshold: float | Literal["auto"] = "auto"
     refine_threshold: float | None = None
     min_observations: int = 5
     min_part_observations: int = 1
@@ -76,7 +81,11 @@ class AssociationConfig:
     transit_windows: list[TransitWindowConfig] = field(default_factory=list)
     track_timeout_s: float = 2.0
 
-    def settings(self, source: str = "<config>") -> AssociationSettings:
+    def settings(self, source: str = "<config>", calibrated_threshold: float | None = None) -> AssociationSettings:
+        """The association's settings; ``calibrated_threshold`` resolves ``distance_threshold: auto``."""
+        threshold = self.distance_threshold
+        if threshold == "auto":
+            threshold = calibrated_threshold if calibrated_threshold is not None else DEFAULT_DISTANCE_THRESHOLD
         windows = []
         for index, window in enumerate(self.transit_windows):
             if len(window.cameras) != 2:
@@ -84,7 +93,7 @@ class AssociationConfig:
             windows.append(TransitWindow((window.cameras[0], window.cameras[1]), window.min_s, window.max_s))
         return AssociationSettings(
             distance=self.distance,
-            distance_threshold=self.distance_threshold,
+            distance_threshold=float(threshold),
             refine_threshold=self.refine_threshold,
             min_observations=self.min_observations,
             min_part_observations=self.min_part_observations,

@@ -71,8 +71,21 @@ def ensure_model(demo: DemoConfig, world_directory: Path, progress: bool = True)
     started = time.perf_counter()
     trainer.fit(demo.epochs, evaluate_at_end=True)
     report = json.loads((directory / "evaluation.json").read_text())
+    calibrate_model(checkpoint, world_directory)
     done.write_text(json.dumps({"seconds": time.perf_counter() - started, "evaluation": report}, indent=2))
     return checkpoint
+
+
+def calibrate_model(checkpoint: Path, world_directory: Path) -> Path:
+    """Association thresholds for the demo model, from the world's ReID test identities."""
+    from pipeline.calibration import calibrate, write_calibration
+    from reid.runtime import load_extractor
+    from train.datasets import load_dataset
+
+    dataset = load_dataset("synthetic", world_directory)
+    with load_extractor(checkpoint) as extractor:
+        calibration = calibrate(extractor, dataset.query + dataset.gallery, dataset.name)
+    return write_calibration(checkpoint, calibration)
 
 
 def world_streams(world_directory: Path) -> list[tuple[str, str]]:

@@ -164,10 +164,15 @@ def _convert(value: Any, expected: Any, key: str, source: str) -> Any:
         arguments = typing.get_args(expected)
         if value is None and type(None) in arguments:
             return None
-        for argument in arguments:
-            if argument is type(None):
+        alternatives = [argument for argument in arguments if argument is not type(None)]
+        if len(alternatives) == 1:  # Optional[X]: X's own (possibly nested) message
+            return _convert(value, alternatives[0], key, source)
+        for argument in alternatives:
+            try:
+                return _convert(value, argument, key, source)
+            except ConfigError:
                 continue
-            return _convert(value, argument, key, source)
+        raise ConfigError(f"{source}: key '{key}': expected {_type_name(expected)}, got {type(value).__name__} ({value!r})")
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{source}: key '{key}': expected {_type_name(expected)}, got {type(value).__name__}")
