@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", help="output directory (default: the config's output.directory)")
     parser.add_argument("--distance", choices=["visible_parts", "global"], help="override association.distance")
     parser.add_argument("--distance-threshold", type=float, help="override association.distance_threshold")
+    parser.add_argument("--duration", type=float, help="live sources: stop after this many seconds")
     parser.add_argument("--max-steps", type=int, help="stop after this many time steps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--selfcheck", action="store_true", help="build the model and run it on random input")
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         calibration = load_calibration(model)
         if calibration is None:
             print(f"note: no calibration at {calibration_path(model)} (python -m pipeline.calibrate); "
-                  f"distance threshold {DEFAULT_DISTANCE_THRESHOLD}", file=sys.stderr)
+                  f"distance threshold {DEFAULT_DISTANCE_THRESHOLD}", flush=True)
             config.association.distance_threshold = DEFAULT_DISTANCE_THRESHOLD
         else:
             config.association.distance_threshold = calibration.thresholds[config.association.distance]
@@ -116,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
     print(f"part-feature extractor: {extractor.info.describe()}", flush=True)
-    runner = InProcessRunner(config, streams, extractor, output, progress=progress, config_source=config_path)
+    runner = InProcessRunner(
+        config, streams, extractor, output, progress=progress, config_source=config_path, duration_s=arguments.duration
+    )
 
     def stop(signum, frame):  # flush and close every sink, then exit
         print(f"\nstopping on signal {signum}: finishing the current step and closing outputs", file=sys.stderr)

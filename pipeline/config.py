@@ -9,6 +9,7 @@ from typing import Any, Literal
 from reid.config import ConfigError, build_typed_config, read_yaml_mapping
 from pipeline.association import AssociationSettings
 from pipeline.association_constraints import TransitWindow
+from pipeline.live_sources import LiveSettings
 
 
 @dataclass
@@ -21,6 +22,7 @@ class SourceConfig:
 class SourcesConfig:
     streams: list[SourceConfig] = field(default_factory=list)
     continue_on_error: bool = False  # an unreadable camera is dropped with a warning instead of stopping
+    duration_s: float | None = None  # live sources: stop after this long (None: until SIGINT/SIGTERM)
 
 
 @dataclass
@@ -111,6 +113,7 @@ class OutputConfig:
     events: bool = True
     sqlite: bool = True
     videos: bool = False
+    status_every_s: float = 5.0  # live sources: a status line this often (0: never)
 
 
 @dataclass
@@ -140,6 +143,7 @@ class PipelineConfig:
     extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
     association: AssociationConfig = field(default_factory=AssociationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    live: LiveSettings = field(default_factory=LiveSettings)
     demo: DemoConfig | None = None
 
 

@@ -8,6 +8,7 @@ foreground embedding; tracks are joined back to their detection's part features 
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,10 +21,13 @@ from pipeline.association import CrossCameraAssociation
 from pipeline.config import PipelineConfig
 from pipeline.detection import build_detector
 from pipeline.extraction import DetectionFeatures, StepFeatureExtractor
+from pipeline.live_sources import LiveReader, is_live_url
+from pipeline.live_status import format_status_line
 from pipeline.records import FramePacket, IdentityEvent, TrackBox, TrackKey
 from pipeline.sinks import SinkGroup, SinkSettings, build_sinks
 from pipeline.sources import SynchronizedReader, open_sources
 from pipeline.tracking import CameraTracker
+from reid.errors import UserError
 
 STAGES = ("decode", "detect", "extract", "track", "associate", "write")
 
@@ -68,6 +72,7 @@ class InProcessRunner:
         output_dir: str | Path,
         progress: bool = True,
         config_source: str = "<config>",
+        duration_s: float | None = None,
     ):
         self.config = config
         self.streams = streams
@@ -77,6 +82,22 @@ class InProcessRunner:
         self.progress = progress
         self.association_settings = config.association.settings(config_source)
         self.stop_requested = threading.Event()
+        self.duration_s = duration_s if duration_s is not None else config.sources.duration_s
+
+    def _open_reader(self):
+        """Files are read in step by timestamp; live URLs each by their own reconnecting thread."""
+        live = [is_live_url(path) for _, path in self.streams]
+        if any(live) and not all(live):
+            raise UserError("one run reads either live URLs or recorded files, not both")
+        if all(live):
+            return LiveReader(
+                self.streams,
+                self.config.live,
+                stop_event=self.stop_requested,
+                duration_s=self.duration_s,
+                require_all_cameras=not self.config.sources.continue_on_error,
+            )
+        return SynchronizedReader(open_sources(self.streams, self.config.sources.continue_on_error))
 
     def _track_step(
         self,
@@ -120,9 +141,11 @@ class InProcessRunner:
     def run(self, max_steps: int | None = None) -> RunSummary:
         started_run = time.perf_counter()
         timings = {stage: 0.0 for stage in STAGES}
-        sources = open_sources(self.streams, self.config.sources.continue_on_error)
-        reader = SynchronizedReader(sources)
+        reader = self._open_reader()
+        sources = reader.sources
+        live = isinstance(reader, LiveReader)
         cameras = [source.camera for source in sources]
+        next_status = time.monotonic() + self.config.output.status_every_s
         sink = None
         try:
             detector = build_detector(self.config.detector, cameras)
@@ -149,7 +172,7 @@ class InProcessRunner:
             frames_per_camera = {camera: 0 for camera in cameras}
             crops, steps, last_timestamp = 0, 0, 0.0
             total = max((source.frame_count for source in sources), default=0) or None
-            bar = tqdm(total=total, desc="pipeline", unit="step", disable=not self.progress)
+            bar = tqdm(total=total, desc="pipeline", unit="step", disable=not self.progress or live)
             iterator = iter(reader)
             while max_steps is None or steps < max_steps:
                 if self.stop_requested.is_set():
@@ -194,6 +217,10 @@ class InProcessRunner:
                     frames_per_camera[frame.camera] += 1
                 steps += 1
                 bar.update(1)
+                if live and self.config.output.status_every_s > 0 and time.monotonic() >= next_status:
+                    next_status = time.monotonic() + self.config.output.status_every_s
+                    identities = len(set(association.assignments.values()))
+                    print(format_status_line(reader.status(), identities), file=sys.stderr, flush=True)
             bar.close()
 
             started = time.perf_counter()

@@ -1,0 +1,123 @@
+"""run_pipeline.py against real RTSP streams (GStreamer's RTSP server on 127.0.0.1): a camera that
+goes down and comes back, and SIGINT ending a live run cleanly."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+import reid
+from reid.checkpoint import save_checkpoint
+from tests.conftest import REPOSITORY_ROOT
+from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    reason = rtsp_server_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    from pipeline.synthetic import WorldConfig, generate_world
+
+    directory = tmp_path_factory.mktemp("live")
+    world = directory / "world"
+    generate_world(world, WorldConfig(cameras=2, identities=6, seconds=20, fps=10, width=320, height=180, seed=1),
+                   progress=False)
+    model = reid.build_model(REPOSITORY_ROOT / "configs/model/small_synthetic.yaml", pretrained=False, num_classes=4)
+    checkpoint = save_checkpoint(directory / "tiny.pt", model.eval())
+    servers = [RtspServer(world / f"videos/cam{c}.mp4", path=f"/cam{c}", loop=True) for c in (1, 2)]
+    for server in servers:
+        server.start()
+        server.wait_until_streaming(timeout_s=15.0)
+    config = directory / "live.yaml"
+    config.write_text(yaml.safe_dump({
+        "sources": {"streams": [{"name": f"cam{c}", "path": servers[c - 1].url} for c in (1, 2)],
+                    "continue_on_error": True},
+        "detector": {"backend": "yolo", "weights": "yolo11n.yaml", "image_size": 160, "confidence": 0.3},
+        "tracker": {"name": "bytetrack"},
+        "extractor": {"backend": "onnxruntime", "every_n_frames": 2},
+        "association": {"refine": False, "distance_threshold": 0.7},
+        "output": {"videos": True, "status_every_s": 1.0},
+        "live": {"reconnect_initial_s": 0.25, "reconnect_max_s": 1.0, "read_timeout_s": 1.5},
+    }))
+    yield directory, config, checkpoint, servers
+    for server in servers:
+        server.stop()
+
+
+def _start(config, checkpoint, output, *extra):
+    return subprocess.Popen(
+        [sys.executable, "run_pipeline.py", "--config", str(config), "--reid", str(checkpoint), "--output", str(output),
+         "--no-progress", *extra],
+        cwd=REPOSITORY_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _check_outputs(output):
+    for camera in ("cam1", "cam2"):
+        assert (output / "mot" / f"{camera}.txt").is_file()
+    with sqlite3.connect(output / "tracks.sqlite") as connection:
+        assert connection.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert {row[0] for row in connection.execute("select camera from cameras")} == {"cam1", "cam2"}
+    for line in (output / "events.jsonl").read_text().splitlines():
+        json.loads(line)
+    import cv2
+
+    for camera in ("cam1", "cam2"):
+        capture = cv2.VideoCapture(str(output / "videos" / f"{camera}.mp4"))
+        ok, _ = capture.read()
+        capture.release()
+        assert ok, f"{camera} video is not playable"
+
+
+def test_a_camera_outage_does_not_stop_the_run_and_it_reconnects(setup, tmp_path):
+    directory, config, checkpoint, servers = setup
+    output = tmp_path / "out"
+    process = _start(config, checkpoint, output, "--duration", "22")
+    try:
+        time.sleep(9)  # start-up (imports, ONNX export) and a few seconds of both cameras
+        servers[1].stop()
+        time.sleep(4)
+        servers[1].start()
+        servers[1].wait_until_streaming(timeout_s=15.0)
+        stdout, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-3000:]
+    status = [line for line in stderr.splitlines() if "| ids" in line]
+    down = [index for index, line in enumerate(status) if "cam2 DOWN" in line]
+    assert down, "the outage was never reported:\n" + "\n".join(status)
+    after = [line for line in status[down[-1] + 1 :] if "cam2 DOWN" not in line]
+    assert after, "cam2 never came back:\n" + "\n".join(status)
+    assert all("cam1 DOWN" not in line for line in status), "the other camera stopped"
+    assert "frames/s per camera" in stdout
+    _check_outputs(output)
+
+
+def test_sigint_ends_a_live_run_cleanly(setup, tmp_path):
+    directory, config, checkpoint, servers = setup
+    for server in servers:
+        if not server.running:
+            server.start()
+            server.wait_until_streaming(timeout_s=15.0)
+    output = tmp_path / "out"
+    process = _start(config, checkpoint, output)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (output / "events.jsonl").exists():
+            time.sleep(0.5)
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-3000:]
+    assert "stopping on signal" in stderr
+    _check_outputs(output)
