@@ -4,7 +4,6 @@ generated once and cached), the whole pipeline on the world's videos, and the mu
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,8 +15,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def cache_directory() -> Path:
-    """``$BPSEMA_CACHE`` or ``~/.cache/bpsema``."""
-    return Path(os.environ.get("BPSEMA_CACHE", Path.home() / ".cache" / "bpsema")).expanduser()
+    """The project's cache (``$BPSEMA_CACHE_DIR``, else ``$XDG_CACHE_HOME/bpsema``, else ``~/.cache/bpsema``)."""
+    from reid.export.cache_directory import default_cache_dir
+
+    return default_cache_dir()
 
 
 def _world_key(demo: DemoConfig) -> str:

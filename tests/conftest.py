@@ -28,6 +28,20 @@ def small_config(backbone: str = "resnet18", num_parts: int = 8, **model_overrid
     return config_from_dict(copy.deepcopy({"model": model, "input": {"height": 128, "width": 64}}))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_directory(tmp_path_factory):
+    """Exported ONNX files of the tests' throw-away models go to a temporary cache, not the user's."""
+    import os
+
+    previous = os.environ.get("BPSEMA_CACHE_DIR")
+    os.environ["BPSEMA_CACHE_DIR"] = str(tmp_path_factory.mktemp("bpsema-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("BPSEMA_CACHE_DIR", None)
+    else:
+        os.environ["BPSEMA_CACHE_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_torch():
     torch.manual_seed(0)
