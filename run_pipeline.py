@@ -5,6 +5,7 @@ global identity to one person across cameras.
   python run_pipeline.py --demo
   python run_pipeline.py --config configs/pipeline/files.yaml --source cam1=a.mp4 --source cam2=b.mp4 --reid MODEL
   python run_pipeline.py --world DIR --reid MODEL [--config FILE]
+  python run_pipeline.py --world DIR --reid MODEL --runner ray [--ray-address HOST:PORT]
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="live sources: stop after this many seconds")
     parser.add_argument("--max-steps", type=int, help="stop after this many time steps")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--runner", choices=["inprocess", "ray"], default="inprocess",
+                        help="run the stages in this process (default) or on Ray actors (the ray extra)")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="with --runner ray: an existing Ray cluster (host:port or ray://host:port); "
+                             "default: a local Ray started for this run")
     parser.add_argument("--selfcheck", action="store_true", help="build the model and run it on random input")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
     arguments = parser.parse_args(argv)
@@ -67,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (arguments.demo or arguments.world or arguments.config):
         parser.print_help()
         return 2
+    if arguments.ray_address and arguments.runner != "ray":
+        raise UserError("--ray-address is for --runner ray")
 
     from pipeline.config import DemoConfig, load_pipeline_config
     from pipeline.demo import ensure_model, ensure_world, world_streams
@@ -112,14 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"association: {config.association.distance} distance, threshold "
           f"{config.association.distance_threshold:.3f}", flush=True)
 
-    from pipeline.runner import InProcessRunner
-    from reid.runtime import load_extractor
+    extractor = None
+    if arguments.runner == "ray":
+        from pipeline.ray_runner import ExtractorSpec, RayRunner
 
-    extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
-    print(f"part-feature extractor: {extractor.info.describe()}", flush=True)
-    runner = InProcessRunner(
-        config, streams, extractor, output, progress=progress, config_source=config_path, duration_s=arguments.duration
-    )
+        spec = ExtractorSpec(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
+        runner = RayRunner(config, streams, spec, output, progress=progress, config_source=config_path,
+                           duration_s=arguments.duration, address=arguments.ray_address)
+        print(f"runner: ray ({arguments.ray_address or 'local'}); each extractor actor loads {model}", flush=True)
+    else:
+        from pipeline.runner import InProcessRunner
+        from reid.runtime import load_extractor
+
+        extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
+        print(f"part-feature extractor: {extractor.info.describe()}", flush=True)
+        runner = InProcessRunner(
+            config, streams, extractor, output, progress=progress, config_source=config_path,
+            duration_s=arguments.duration,
+        )
 
     def stop(signum, frame):  # flush and close every sink, then exit
         print(f"\nstopping on signal {signum}: finishing the current step and closing outputs", file=sys.stderr)
@@ -131,7 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        extractor.close()
+        if extractor is not None:
+            extractor.close()
+    if summary.extractor and extractor is None:
+        print(f"part-feature extractor: {summary.extractor}")
     print(summary.table())
     print(f"outputs in {output}")
 
