@@ -16,8 +16,8 @@ def test_efficient_multiscale_attention_keeps_shape_and_only_rescales():
 
 
 def test_efficient_multiscale_attention_is_differentiable():
-    attention = EfficientMultiScaleAttention(channels=32, groups=4).double()
-    x = torch.randn(1, 32, 4, 3, dtype=torch.double, requires_grad=True)
+    attention = EfficientMultiScaleAttention(channels=8, groups=2).double()
+    x = torch.randn(1, 8, 4, 3, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(attention, (x,), eps=1e-6, atol=1e-4)
     attention(x).sum().backward()
     for name, parameter in attention.named_parameters():
