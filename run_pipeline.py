@@ -106,19 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not model:
         raise UserError("no part-feature model: give --reid MODEL (checkpoint, .onnx or .engine) or use --demo")
     output = Path(arguments.output or config.output.directory)
-    if config.association.distance_threshold == "auto":
-        from pipeline.calibration import calibration_path, load_calibration
-        from pipeline.config import DEFAULT_DISTANCE_THRESHOLD
+    from pipeline.calibration import resolve_distance_threshold
 
-        calibration = load_calibration(model)
-        if calibration is None:
-            print(f"note: no calibration at {calibration_path(model)} (python -m pipeline.calibrate); "
-                  f"distance threshold {DEFAULT_DISTANCE_THRESHOLD}", flush=True)
-            config.association.distance_threshold = DEFAULT_DISTANCE_THRESHOLD
-        else:
-            config.association.distance_threshold = calibration.thresholds[config.association.distance]
-    print(f"association: {config.association.distance} distance, threshold "
-          f"{config.association.distance_threshold:.3f}", flush=True)
+    threshold, origin = resolve_distance_threshold(config.association, model)
+    print(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})", flush=True)
 
     extractor = None
     if arguments.runner == "ray":

@@ -33,6 +33,9 @@ def stage_timings(steps: int | None) -> None:
     world = ensure_world(demo)
     model = ensure_model(demo, world)
     config.detector.detections_dir = str(world / "det")
+    from pipeline.calibration import resolve_distance_threshold
+
+    resolve_distance_threshold(config.association, model)
     config.output.videos = False
     extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
     with tempfile.TemporaryDirectory() as output:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 CONFIGURATIONS = {
-    "small (ResNet-18, 256x128, K=8)": REPOSITORY / "configs/model/small_synthetic.yaml",
+    "small (ResNet-18, 128x64, K=8)": REPOSITORY / "configs/model/small_synthetic.yaml",
     "paper (ResNet-50, 384x128, K=8)": REPOSITORY / "configs/model/bpsema_occluded_duke.yaml",
 }
 

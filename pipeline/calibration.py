@@ -95,3 +95,22 @@ def write_calibration(model_path: str | Path, calibration: DistanceCalibration) 
     path = calibration_path(model_path)
     path.write_text(json.dumps(calibration.to_json_dict(), indent=2) + "\n")
     return path
+
+
+def resolve_distance_threshold(association, model_path: str | Path) -> tuple[float, str]:
+    """The number behind ``association.distance_threshold`` (``auto`` reads the model's calibration).
+
+    Returns (threshold, where it came from) and sets it on ``association``.
+    """
+    from pipeline.config import DEFAULT_DISTANCE_THRESHOLD
+
+    if association.distance_threshold != "auto":
+        return float(association.distance_threshold), "configured"
+    calibration = load_calibration(model_path)
+    if calibration is None:
+        association.distance_threshold = DEFAULT_DISTANCE_THRESHOLD
+        return DEFAULT_DISTANCE_THRESHOLD, (
+            f"default: no calibration at {calibration_path(model_path)} (python -m pipeline.calibrate)"
+        )
+    association.distance_threshold = calibration.thresholds[association.distance]
+    return association.distance_threshold, f"calibrated on {calibration.dataset}"
