@@ -139,7 +139,7 @@ def test_fp16_against_fp32_on_synthetic_crops(tmp_path):
     half_extractor = load_extractor(checkpoint, "onnxruntime", precision="fp16", cache_dir=SHARED_CACHE_DIR)
     assert half_extractor.info.signature.precision == "fp16"
     half = half_extractor.extract(crops)
-    cosine = (full.embeddings * half.embeddings).sum(dim=-1)  # [N, 1+K], unit vectors
+    cosine = (full.embeddings.double() * half.embeddings.double()).sum(dim=-1)  # [N, 1+K], unit vectors
     flip_rate = (full.visibility != half.visibility).float().mean().item()
     print(
         f"\nfp16 vs fp32 on {len(crops)} synthetic crops: embedding cosine mean {cosine.mean().item():.7f} "
