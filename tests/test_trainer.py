@@ -104,3 +104,20 @@ def test_wrong_data_root_is_one_line_and_exit_code_2(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.strip().count("\n") == 0 and str(tmp_path / "nowhere") in completed.stderr
+
+
+def test_moving_average_of_weights_is_kept_evaluated_and_resumed(tiny_root, tmp_path):
+    values = json.loads(json.dumps(TINY))
+    values["train"].update(weights_moving_average=True, weights_moving_average_decay=0.5)
+    config = config_from_dict(values)
+    trainer = Trainer(config, load_dataset("dukemtmc", tiny_root), tmp_path / "ema", device="cpu", progress=False)
+    initial = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+    trainer.fit(1, evaluate_at_end=False)
+    averaged = trainer.evaluation_model()
+    assert averaged is not trainer.model
+    name = "refinement.reduce.0.weight"
+    live, average, start = trainer.model.state_dict()[name], averaged.state_dict()[name], initial[name]
+    assert not torch.equal(average, live) and not torch.equal(average, start)
+    resumed = Trainer(config, load_dataset("dukemtmc", tiny_root), tmp_path / "ema", device="cpu", progress=False)
+    resumed.resume()
+    torch.testing.assert_close(resumed.evaluation_model().state_dict()[name], average)
