@@ -16,7 +16,7 @@ validating a configuration does not import the renderer.
 
 from __future__ import annotations
 
-import importlib
+from reid.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "WorldConfig": "pipeline.synthetic.config",
@@ -46,13 +46,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pipeline.synthetic' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
