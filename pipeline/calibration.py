@@ -14,7 +14,6 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -65,13 +64,9 @@ def calibrate(extractor, samples, dataset_name: str, false_match_rate: float = D
     """samples: ``train.datasets.ReIDSample``s of identities the model was not trained on."""
     if not 0 < false_match_rate < 1:
         raise UserError(f"false match rate must be in (0, 1), got {false_match_rate}")
-    crops = []
-    for sample in samples:
-        image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{sample.image_path}: cannot read image")
-        crops.append(image)
-    features = extractor.extract(crops)
+    from train.image_datasets import read_bgr
+
+    features = extractor.extract([read_bgr(sample.image_path) for sample in samples])
     pids = np.array([sample.pid for sample in samples])
     cameras = np.array([sample.camid for sample in samples])
     same = (pids[:, None] == pids[None, :]) & (cameras[:, None] != cameras[None, :])

@@ -28,6 +28,15 @@ def small_config(backbone: str = "resnet18", num_parts: int = 8, **model_overrid
     return config_from_dict(copy.deepcopy({"model": model, "input": {"height": 128, "width": 64}}))
 
 
+def save_tiny_checkpoint(directory: Path) -> Path:
+    """An untrained small model (configs/model/small_synthetic.yaml) saved as ``directory/tiny.pt``."""
+    from reid.checkpoint import save_checkpoint
+    from reid.model import build_model
+
+    model = build_model(CONFIG_DIR / "model" / "small_synthetic.yaml", pretrained=False, num_classes=4)
+    return save_checkpoint(Path(directory) / "tiny.pt", model.eval())
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache_directory(tmp_path_factory):
     """Exported ONNX files of the tests' throw-away models go to a temporary cache, not the user's."""

@@ -11,9 +11,7 @@ import time
 import pytest
 import yaml
 
-import reid
-from reid.checkpoint import save_checkpoint
-from tests.conftest import REPOSITORY_ROOT
+from tests.conftest import REPOSITORY_ROOT, save_tiny_checkpoint
 from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason
 
 
@@ -28,8 +26,7 @@ def setup(tmp_path_factory):
     world = directory / "world"
     generate_world(world, WorldConfig(cameras=2, identities=6, seconds=20, fps=10, width=320, height=180, seed=1),
                    progress=False)
-    model = reid.build_model(REPOSITORY_ROOT / "configs/model/small_synthetic.yaml", pretrained=False, num_classes=4)
-    checkpoint = save_checkpoint(directory / "tiny.pt", model.eval())
+    checkpoint = save_tiny_checkpoint(directory)
     servers = [RtspServer(world / f"videos/cam{c}.mp4", path=f"/cam{c}", loop=True) for c in (1, 2)]
     for server in servers:
         server.start()

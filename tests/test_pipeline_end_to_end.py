@@ -8,9 +8,7 @@ import sys
 import pytest
 import yaml
 
-import reid
-from reid.checkpoint import save_checkpoint
-from tests.conftest import REPOSITORY_ROOT
+from tests.conftest import REPOSITORY_ROOT, save_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +22,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    model = reid.build_model(REPOSITORY_ROOT / "configs/model/small_synthetic.yaml", pretrained=False, num_classes=4)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "tiny.pt", model.eval())
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("model"))
 
 
 def run(*arguments, cwd=REPOSITORY_ROOT):

@@ -19,10 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-import reid
-from reid.checkpoint import save_checkpoint
 from reid.errors import run_command_line
-from tests.conftest import REPOSITORY_ROOT
+from tests.conftest import REPOSITORY_ROOT, save_tiny_checkpoint
 
 RAY_INSTALLED = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(not RAY_INSTALLED, reason="ray is not installed (pip install '.[ray]')")
@@ -42,8 +40,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    model = reid.build_model(REPOSITORY_ROOT / "configs/model/small_synthetic.yaml", pretrained=False, num_classes=4)
-    return save_checkpoint(tmp_path_factory.mktemp("ray_model") / "tiny.pt", model.eval())
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("ray_model"))
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,17 @@ from train.datasets import ReIDSample
 from train.part_label_files import read_part_maps
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """uint8 RGB [H, W, 3]."""
+def read_bgr(path: Path) -> np.ndarray:
+    """uint8 BGR [H, W, 3]; an unreadable file is a ``UserError`` naming it."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise UserError(f"{path}: cannot read image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """uint8 RGB [H, W, 3]."""
+    return cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)
 
 
 class TrainingImages(Dataset):

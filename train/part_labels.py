@@ -59,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
     arguments = parser.parse_args(argv)
 
-    import cv2
     from tqdm import tqdm
 
     from reid.keypoint_fields import confidence_fields_from_keypoints
     from train.datasets import load_dataset
+    from train.image_datasets import read_bgr
 
     dataset = load_dataset(arguments.dataset, arguments.data_root)
     model = load_pose_model(arguments.pose_weights)
@@ -72,12 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     without_person = 0
     for start in tqdm(range(0, len(samples), arguments.batch_size), desc="part labels", unit="batch"):
         batch = samples[start : start + arguments.batch_size]
-        images = []
-        for sample in batch:
-            image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise UserError(f"{sample.image_path}: cannot read image")
-            images.append(image)
+        images = [read_bgr(sample.image_path) for sample in batch]
         results = model.predict(images, imgsz=arguments.image_size, device=arguments.device, verbose=False)
         for sample, image, result in zip(batch, images, results):
             found = person_keypoints(result)
