@@ -64,7 +64,7 @@ def calibrate(extractor, samples, dataset_name: str, false_match_rate: float = D
     """samples: ``train.datasets.ReIDSample``s of identities the model was not trained on."""
     if not 0 < false_match_rate < 1:
         raise UserError(f"false match rate must be in (0, 1), got {false_match_rate}")
-    from train.image_datasets import read_bgr
+    from reid.image_files import read_bgr
 
     features = extractor.extract([read_bgr(sample.image_path) for sample in samples])
     pids = np.array([sample.pid for sample in samples])

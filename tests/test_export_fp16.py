@@ -16,7 +16,7 @@ from reid.export import build_onnx_model, convert_to_fp16
 from reid.export.fp16_graph import fits_fp16
 from reid.runtime import load_extractor
 from tests.conftest import small_config
-from tests.test_export_support import SHARED_CACHE_DIR, small_checkpoint, synthetic_crops
+from tests.test_export_support import SHARED_CACHE_DIR, feature_agreement, small_checkpoint, synthetic_crops
 
 FP32_SENSITIVE = {"Softmax", "ReduceL2", "ArgMax", "ReduceMax", "ReduceSum", "Div", "Clip", "InstanceNormalization", "BatchNormalization"}
 
@@ -139,8 +139,7 @@ def test_fp16_against_fp32_on_synthetic_crops(tmp_path):
     half_extractor = load_extractor(checkpoint, "onnxruntime", precision="fp16", cache_dir=SHARED_CACHE_DIR)
     assert half_extractor.info.signature.precision == "fp16"
     half = half_extractor.extract(crops)
-    cosine = (full.embeddings.double() * half.embeddings.double()).sum(dim=-1)  # [N, 1+K], unit vectors
-    flip_rate = (full.visibility != half.visibility).float().mean().item()
+    cosine, flip_rate = feature_agreement(full, half)  # cosine [N, 1+K]
     print(
         f"\nfp16 vs fp32 on {len(crops)} synthetic crops: embedding cosine mean {cosine.mean().item():.7f} "
         f"(1 - mean {1 - cosine.mean().item():.1e}), min {cosine.min().item():.7f}; "

@@ -99,3 +99,11 @@ def small_checkpoint(num_parts: int = 8, trained: bool = False, seed: int = 0) -
         model = briefly_train(model, steps=TRAINING_STEPS, seed=seed)
     path = _CHECKPOINT_DIR / f"small-k{num_parts}-{'trained' if trained else 'random'}-{seed}.pt"
     return save_checkpoint(path, model.eval())
+
+
+def feature_agreement(reference, other) -> tuple[torch.Tensor, float]:
+    """(embedding cosine similarity float64 [N, 1+K], visibility flip rate) of two ``PartFeatures``
+    of the same crops; the embeddings are unit vectors, so the cosine is their dot product."""
+    cosine = (reference.embeddings.double() * other.embeddings.double()).sum(dim=-1)
+    flip_rate = (reference.visibility != other.visibility).float().mean().item()
+    return cosine, flip_rate

@@ -9,19 +9,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from reid.errors import UserError
+from reid.image_files import read_bgr
 from reid.part_labels import pixel_part_labels
 from train.augmentation import AugmentationSettings, augment_for_training, resize_part_maps_area, transform_for_test
 from train.datasets import ReIDSample
 from train.part_label_files import read_part_maps
-
-
-def read_bgr(path: Path) -> np.ndarray:
-    """uint8 BGR [H, W, 3]; an unreadable file is a ``UserError`` naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"{path}: cannot read image")
-    return image
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from reid.keypoint_fields import confidence_fields_from_keypoints
     from train.datasets import load_dataset
-    from train.image_datasets import read_bgr
+    from reid.image_files import read_bgr
 
     dataset = load_dataset(arguments.dataset, arguments.data_root)
     model = load_pose_model(arguments.pose_weights)

@@ -1,5 +1,6 @@
-"""Export BPSEMA to ONNX (fp32, or the fp16 graph for strongly typed TensorRT) and to cached
-TensorRT engines. Command line: ``python -m reid.export --checkpoint FILE --format onnx|engine``.
+"""Export BPSEMA to ONNX (fp32; the fp16 graph for strongly typed TensorRT; the calibrated int8
+graph for ONNX Runtime on the CPU) and to cached TensorRT engines. Command line:
+``python -m reid.export --checkpoint FILE --format onnx|engine``.
 
 ``tensorrt`` is never imported by this package until an engine is built.
 """
@@ -7,6 +8,7 @@ TensorRT engines. Command line: ``python -m reid.export --checkpoint FILE --form
 from reid.export.engine_cache import BatchProfile, EngineCache, EngineCacheKey, EngineTarget
 from reid.export.engine_file import EngineFile, EngineFileError, read_engine_file, write_engine_file
 from reid.export.fp16_graph import Fp16Conversion, convert_to_fp16
+from reid.export.int8_quantization import Int8Quantization, quantize_to_int8
 from reid.export.onnx_cache import onnx_for_checkpoint
 from reid.export.onnx_export import (
     PartFeatureGraph,
@@ -26,6 +28,7 @@ __all__ = [
     "EngineFileError",
     "EngineTarget",
     "Fp16Conversion",
+    "Int8Quantization",
     "ModelSignature",
     "PartFeatureGraph",
     "TensorRTStatus",
@@ -35,6 +38,7 @@ __all__ = [
     "export_checkpoint_to_onnx",
     "export_onnx",
     "onnx_for_checkpoint",
+    "quantize_to_int8",
     "read_engine_file",
     "read_onnx_signature",
     "require_tensorrt",

@@ -1,9 +1,12 @@
-"""python -m reid.export --checkpoint FILE --format onnx|engine [--precision fp32|fp16]
-[--max-batch 64] [--opt-batch N] [--out FILE] [--cache-dir DIR] [--device N] [--debug]
+"""python -m reid.export --checkpoint FILE --format onnx|engine [--precision fp32|fp16|int8]
+[--calibration DIR] [--calibration-count 256] [--max-batch 64] [--opt-batch N] [--out FILE]
+[--cache-dir DIR] [--device N] [--debug]
 
 ONNX: one self-contained file, input ``images`` [N,3,H,W], outputs ``embeddings`` and
-``visibility``, the model's signature in its metadata. Engine: built through the engine cache
-(needs TensorRT and a CUDA device; without them: one line, exit code 2) and copied to --out.
+``visibility``, the model's signature in its metadata. ``--precision int8`` (ONNX only, for ONNX
+Runtime on the CPU) quantizes the backbone's convolutions, calibrated on crops read from
+``--calibration DIR``. Engine: built through the engine cache (needs TensorRT and a CUDA device;
+without them: one line, exit code 2) and copied to --out.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 from typing import Sequence
 
 from reid.errors import UserError, run_command_line
-from reid.export.signature import PRECISIONS, ModelSignature
+from reid.export.int8_quantization import DEFAULT_CALIBRATION_COUNT
+from reid.export.signature import ENGINE_PRECISIONS, PRECISIONS, ModelSignature
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +30,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file (.pt) to export")
     parser.add_argument("--format", required=True, choices=("onnx", "engine"), help="what to write")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp16: the mixed fp16/fp32 graph")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="fp16: the mixed fp16/fp32 graph (TensorRT); int8: backbone convolutions in int8 (ONNX Runtime, CPU)",
+    )
+    parser.add_argument(
+        "--calibration", type=Path, default=None, help="int8 only: folder of person crops (e.g. a dataset's bounding_box_train)"
+    )
+    parser.add_argument(
+        "--calibration-count", type=int, default=DEFAULT_CALIBRATION_COUNT, help="int8 only: crops drawn from --calibration"
+    )
     parser.add_argument("--max-batch", type=int, default=64, help="engine only: largest batch (default 64)")
     parser.add_argument("--opt-batch", type=int, default=None, help="engine only: batch to tune for (default max/2)")
     parser.add_argument("--out", type=Path, default=None, help="output file (default: beside the checkpoint)")
@@ -58,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoint: Path = arguments.checkpoint
     if not checkpoint.is_file():
         raise UserError(f"{checkpoint}: checkpoint not found")
+    if arguments.format == "engine" and arguments.precision not in ENGINE_PRECISIONS:
+        raise UserError(
+            f"--precision {arguments.precision} is for ONNX Runtime on the CPU (--format onnx); engines take "
+            f"{' or '.join(ENGINE_PRECISIONS)}"
+        )
+    if arguments.precision == "int8" and arguments.calibration is None:
+        raise UserError("--precision int8 needs --calibration DIR: a folder of person crops to set the int8 ranges")
+    if arguments.calibration is not None and arguments.precision != "int8":
+        raise UserError("--calibration is only used with --precision int8")
     output = arguments.out or _default_output(checkpoint, arguments.format, arguments.precision, arguments.max_batch)
     started = time.perf_counter()
 
@@ -66,8 +90,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reid.export.onnx_export import export_onnx
 
         model = load_model(checkpoint)  # a foreign or damaged file fails here, with its own line
+        calibration_images = None
+        if arguments.precision == "int8":
+            from reid.export.calibration_images import calibration_images_from_directory
+
+            calibration_images = calibration_images_from_directory(
+                arguments.calibration, ModelSignature.from_config(model.config), arguments.calibration_count
+            )
+            print(f"calibrating int8 on {len(calibration_images)} crops from {arguments.calibration}", file=sys.stderr)
         print(f"exporting {checkpoint} to ONNX ({arguments.precision}) ...", file=sys.stderr)
-        signature = export_onnx(model, output, checkpoint_sha256=file_sha256(checkpoint), precision=arguments.precision)
+        signature = export_onnx(
+            model,
+            output,
+            checkpoint_sha256=file_sha256(checkpoint),
+            precision=arguments.precision,
+            calibration_images=calibration_images,
+        )
     else:
         from reid.export.engine_cache import BatchProfile
         from reid.export.onnx_cache import onnx_for_checkpoint

@@ -20,7 +20,7 @@ from typing import Callable
 from reid.checkpoint import file_sha256
 from reid.errors import UserError
 from reid.export.engine_file import EngineFileError, read_engine_file, write_engine_file
-from reid.export.signature import PRECISIONS, ModelSignature
+from reid.export.signature import ENGINE_PRECISIONS, ModelSignature
 
 LOGGER = logging.getLogger("reid.export")
 
@@ -67,8 +67,8 @@ class EngineCacheKey:
     profile: BatchProfile
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in ENGINE_PRECISIONS:
+            raise ValueError(f"engine precision must be one of {ENGINE_PRECISIONS}, got {self.precision!r}")
 
     @staticmethod
     def create(onnx_path: str | Path, target: EngineTarget, precision: str, profile: BatchProfile) -> "EngineCacheKey":

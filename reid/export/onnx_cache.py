@@ -28,6 +28,12 @@ def onnx_for_checkpoint(
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise UserError(f"{checkpoint}: checkpoint not found")
+    if precision == "int8":
+        raise UserError(
+            "the int8 graph is calibrated on crops, so it is not compiled on the fly: export it with "
+            f"python -m reid.export --checkpoint {checkpoint} --format onnx --precision int8 --calibration DIR, "
+            "then load the .onnx"
+        )
     checkpoint_sha256 = file_sha256(checkpoint)
     path = cached_onnx_path(checkpoint_sha256, precision, cache_dir)
     if path.is_file():

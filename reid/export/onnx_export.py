@@ -12,6 +12,7 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch import nn
 from reid.checkpoint import file_sha256, load_model
 from reid.errors import UserError
 from reid.export.fp16_graph import convert_to_fp16
+from reid.export.int8_quantization import quantize_to_int8
 from reid.export.signature import (
     EMBEDDINGS_NAME,
     INPUT_NAME,
@@ -88,14 +90,27 @@ def _set_static_output_dims(graph: onnx.GraphProto, signature: ModelSignature) -
 
 
 def build_onnx_model(
-    model: BPSEMA, checkpoint_sha256: str = "", precision: Precision = "fp32", opset: int = ONNX_OPSET
+    model: BPSEMA,
+    checkpoint_sha256: str = "",
+    precision: Precision = "fp32",
+    opset: int = ONNX_OPSET,
+    calibration_images: np.ndarray | None = None,
 ) -> onnx.ModelProto:
-    """The checked ONNX model (fp16 graph when ``precision`` is fp16) with its signature in the metadata."""
+    """The checked ONNX model with its signature in the metadata.
+
+    precision: "fp32"; "fp16" (the mixed graph for TensorRT); "int8" (backbone convolutions in int8
+    for ONNX Runtime on the CPU, calibrated on ``calibration_images`` float32 [N, 3, H, W],
+    preprocessed like the runtime's input).
+    """
+    if precision == "int8" and calibration_images is None:
+        raise UserError("the int8 graph needs calibration crops (python -m reid.export ... --precision int8 --calibration DIR)")
     signature = ModelSignature.from_config(model.config, checkpoint_sha256, precision)
     onnx_model = _trace_to_onnx(model, opset)
     _set_static_output_dims(onnx_model.graph, signature)
     if precision == "fp16":
         onnx_model = convert_to_fp16(onnx_model).model
+    elif precision == "int8":
+        onnx_model = quantize_to_int8(onnx_model, calibration_images).model
     onnx_model.producer_name = PRODUCER_NAME
     onnx_model.doc_string = f"BPSEMA part features ({signature.backbone}, K={signature.num_parts}, D={signature.embedding_dim})"
     onnx.helper.set_model_props(onnx_model, signature.to_metadata())
@@ -119,16 +134,24 @@ def export_onnx(
     checkpoint_sha256: str = "",
     precision: Precision = "fp32",
     opset: int = ONNX_OPSET,
+    calibration_images: np.ndarray | None = None,
 ) -> ModelSignature:
     """Export ``model`` to ``path``; returns the signature written into its metadata."""
-    save_onnx(build_onnx_model(model, checkpoint_sha256, precision, opset), path)
+    save_onnx(build_onnx_model(model, checkpoint_sha256, precision, opset, calibration_images), path)
     return ModelSignature.from_config(model.config, checkpoint_sha256, precision)
 
 
-def export_checkpoint_to_onnx(checkpoint: str | Path, path: str | Path, precision: Precision = "fp32") -> ModelSignature:
-    """Export a checkpoint file; its sha256 goes into the metadata."""
+def export_checkpoint_to_onnx(
+    checkpoint: str | Path,
+    path: str | Path,
+    precision: Precision = "fp32",
+    calibration_images: np.ndarray | None = None,
+) -> ModelSignature:
+    """Export a checkpoint file; its sha256 goes into the metadata (int8: see ``build_onnx_model``)."""
     model = load_model(checkpoint)
-    return export_onnx(model, path, checkpoint_sha256=file_sha256(checkpoint), precision=precision)
+    return export_onnx(
+        model, path, checkpoint_sha256=file_sha256(checkpoint), precision=precision, calibration_images=calibration_images
+    )
 
 
 def read_onnx_signature(path: str | Path) -> ModelSignature:

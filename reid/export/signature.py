@@ -27,8 +27,10 @@ EMBEDDINGS_NAME = "embeddings"
 VISIBILITY_NAME = "visibility"
 OUTPUT_NAMES = (EMBEDDINGS_NAME, VISIBILITY_NAME)
 
-Precision = Literal["fp32", "fp16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
+Precision = Literal["fp32", "fp16", "int8"]
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
+# fp16: the mixed graph for strongly typed TensorRT; int8: the calibrated graph for ONNX Runtime on the CPU.
+ENGINE_PRECISIONS: tuple[str, ...] = ("fp32", "fp16")
 
 
 @dataclass(frozen=True)

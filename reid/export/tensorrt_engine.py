@@ -27,7 +27,7 @@ from reid.errors import UserError
 from reid.export.cache_directory import resolve_cache_dir
 from reid.export.engine_cache import BatchProfile, EngineCache, EngineCacheKey, EngineTarget
 from reid.export.onnx_export import read_onnx_signature
-from reid.export.signature import INPUT_NAME
+from reid.export.signature import ENGINE_PRECISIONS, INPUT_NAME
 
 LOGGER = logging.getLogger("reid.export")
 DEFAULT_WORKSPACE_BYTES = 4 << 30
@@ -168,8 +168,13 @@ def build_engine(
     The precision is the ONNX graph's own (its metadata); returns the engine file's path.
     """
     onnx_path = Path(onnx_path)
-    trt = require_tensorrt()
     signature = read_onnx_signature(onnx_path)
+    if signature.precision not in ENGINE_PRECISIONS:
+        raise UserError(
+            f"{onnx_path}: a {signature.precision} graph is for ONNX Runtime on the CPU; build engines from the "
+            f"{' or '.join(ENGINE_PRECISIONS)} export"
+        )
+    trt = require_tensorrt()
     with torch.cuda.device(device_index):
         key = EngineCacheKey.create(onnx_path, current_target(trt, device_index), signature.precision, profile)
         cache = EngineCache(

@@ -96,7 +96,8 @@ def load_extractor(
 
     backend: "auto", "tensorrt", "onnxruntime" or "torch". device: None (best available), "cpu",
     "cuda" or "cuda:N". precision: for graphs compiled here from a checkpoint ("fp16": the mixed
-    fp16/fp32 graph). max_batch: crops per run (an engine's own maximum caps it). cache_dir: where
+    fp16/fp32 graph; "int8" is calibrated on crops, so it is exported once with ``python -m
+    reid.export`` and loaded as an ``.onnx``). max_batch: crops per run (an engine's own maximum caps it). cache_dir: where
     exported ONNX files and engines are cached (default ``~/.cache/bpsema``). threads: ONNX Runtime
     intra-op threads (default: the cores this process may use).
     """
@@ -148,7 +149,7 @@ def _build(
         if kind != "checkpoint":
             raise UserError(f"{path}: the torch backend runs checkpoints, not .{kind} files")
         if precision != "fp32":
-            raise UserError("the torch backend runs fp32; fp16 is for the exported graphs (onnxruntime, tensorrt)")
+            raise UserError("the torch backend runs fp32; fp16 and int8 are for the exported graphs (onnxruntime, tensorrt)")
         from reid.runtime.torch_backend import TorchExtractor
 
         return TorchExtractor.from_checkpoint(path, choice.device, max_batch, choice.reason)

@@ -1,0 +1,116 @@
+"""The int8 graph for ONNX Runtime on the CPU: the backbone's convolutions in int8, the rest fp32.
+
+Static quantization (``onnxruntime.quantization``, QDQ format) calibrated on real crops:
+weights int8 per output channel, activations uint8 per tensor with ranges observed on the
+calibration images. Only the convolutions of the backbone are quantized (they are ~all of the
+multiply-adds); the BPSEMA head stays fp32 like the fp16 graph keeps it: the dynamic feature
+refinement, the attention and the pixel part classifier, softmax, part pooling, L2-normalisation
+and everything visibility is decided from. ONNX Runtime fuses each DequantizeLinear -> Conv ->
+QuantizeLinear group into one integer convolution (VNNI / AVX-512 / AVX2 kernels).
+
+The accuracy cost is measured, not assumed: ``tests/test_export_int8.py`` holds the embedding
+cosine and visibility flip rate against fp32 to a bound, and ``benchmarks/quantization.py``
+reports Rank-1/mAP of the fp32 and int8 graphs on a dataset.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import onnx
+
+from reid.errors import UserError
+from reid.export.signature import INPUT_NAME
+
+# Which nodes are quantized, by the module path the exporter writes into node names.
+QUANTIZED_OPERATIONS = ("Conv",)
+QUANTIZED_MODULE_PREFIXES = ("/model/backbone/",)
+DEFAULT_CALIBRATION_COUNT = 256
+CALIBRATION_BATCH = 16
+MIN_CALIBRATION_IMAGES = 8
+
+
+@dataclass(frozen=True)
+class Int8Quantization:
+    """model: the quantized graph; quantized_nodes: names of the fp32 nodes now computed in int8;
+    kept_fp32: how many Conv/MatMul/Einsum nodes stay fp32; calibration_images: how many crops set the ranges."""
+
+    model: onnx.ModelProto
+    quantized_nodes: tuple[str, ...]
+    kept_fp32: int
+    calibration_images: int
+
+
+def nodes_to_quantize(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes the int8 graph computes in int8 (the declarative rule above)."""
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type in QUANTIZED_OPERATIONS and node.name.startswith(QUANTIZED_MODULE_PREFIXES)
+    ]
+
+
+class _CalibrationBatches:
+    """``onnxruntime.quantization.CalibrationDataReader``: float32 [B, 3, H, W] batches."""
+
+    def __init__(self, images: np.ndarray, batch: int = CALIBRATION_BATCH):
+        self._batches: Iterator[np.ndarray] = iter(
+            [np.ascontiguousarray(images[start : start + batch]) for start in range(0, len(images), batch)]
+        )
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        images = next(self._batches, None)
+        return None if images is None else {INPUT_NAME: images}
+
+
+def quantize_to_int8(model: onnx.ModelProto, calibration_images: np.ndarray) -> Int8Quantization:
+    """The int8 graph of an fp32 part-feature graph.
+
+    model: the fp32 graph (``build_onnx_model``); its metadata is carried over unchanged (the
+    caller sets the precision). calibration_images: float32 [N, 3, H, W], preprocessed exactly like
+    the runtime's input (``reid.runtime.preprocessing``), N >= 8; a few hundred crops of the
+    cameras or dataset the model will see.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if calibration_images.ndim != 4 or calibration_images.dtype != np.float32:
+        raise ValueError(f"calibration images must be float32 [N, 3, H, W], got {calibration_images.dtype} {calibration_images.shape}")
+    if len(calibration_images) < MIN_CALIBRATION_IMAGES:
+        raise UserError(f"int8 calibration needs at least {MIN_CALIBRATION_IMAGES} crops, got {len(calibration_images)}")
+    selected = nodes_to_quantize(model)
+    if not selected:
+        raise UserError("int8: the graph has no backbone convolutions to quantize (not a BPSEMA export?)")
+    metadata = {entry.key: entry.value for entry in model.metadata_props}
+    with tempfile.TemporaryDirectory(prefix="bpsema-int8-") as directory:
+        fp32_path = Path(directory) / "fp32.onnx"
+        prepared_path = Path(directory) / "prepared.onnx"
+        int8_path = Path(directory) / "int8.onnx"
+        fp32_path.write_bytes(model.SerializeToString())
+        # Shape inference and ORT's basic fusions first, as onnxruntime.quantization recommends.
+        quant_pre_process(str(fp32_path), str(prepared_path), skip_symbolic_shape=True)
+        prepared = onnx.load(str(prepared_path))
+        selected = [name for name in nodes_to_quantize(prepared)]
+        quantize_static(
+            str(prepared_path),
+            str(int8_path),
+            _CalibrationBatches(calibration_images),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_quantize=selected,
+            op_types_to_quantize=list(QUANTIZED_OPERATIONS),
+        )
+        quantized = onnx.load(str(int8_path))
+    del quantized.metadata_props[:]
+    onnx.helper.set_model_props(quantized, metadata)
+    kept = sum(
+        1 for node in quantized.graph.node if node.op_type in ("Conv", "MatMul", "Einsum", "Gemm") and node.name not in selected
+    )
+    return Int8Quantization(quantized, tuple(selected), kept, len(calibration_images))
