@@ -84,6 +84,7 @@ def extract_test_features(
     batch_size: int = 64,
     num_workers: int = 0,
     description: str = "features",
+    progress: bool = True,
 ) -> tuple[PartFeatures, torch.Tensor]:
     """Returns (part features [N, 1+K, D], normalised global embeddings [N, D]) on the CPU."""
     device = next(model.parameters()).device
@@ -91,7 +92,7 @@ def extract_test_features(
     was_training = model.training
     model.eval()
     parts, globals_ = [], []
-    for batch in tqdm(loader, desc=description, leave=False, unit="batch"):
+    for batch in tqdm(loader, desc=description, leave=False, unit="batch", disable=not progress):
         output = model(batch["image"].to(device))
         parts.append(part_features_from_output(output).to("cpu"))
         globals_.append(F.normalize(output.global_embedding_normalized.float(), dim=-1).cpu())
@@ -108,10 +109,13 @@ def evaluate_model(
     batch_size: int = 64,
     num_workers: int = 0,
     chunk_size: int = 500,
+    progress: bool = True,
 ) -> EvaluationReport:
-    query_parts, query_global = extract_test_features(model, dataset.query, settings, batch_size, num_workers, "query")
+    query_parts, query_global = extract_test_features(
+        model, dataset.query, settings, batch_size, num_workers, "query", progress
+    )
     gallery_parts, gallery_global = extract_test_features(
-        model, dataset.gallery, settings, batch_size, num_workers, "gallery"
+        model, dataset.gallery, settings, batch_size, num_workers, "gallery", progress
     )
     query_pids = np.array([s.pid for s in dataset.query])
     query_cams = np.array([s.camid for s in dataset.query])

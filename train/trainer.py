@@ -222,6 +222,7 @@ class Trainer:
             self.settings,
             batch_size=self.config.train.evaluation_batch_size,
             num_workers=self.num_workers,
+            progress=self.progress,
         )
 
     def fit(self, epochs: int | None = None, evaluate_at_end: bool = True) -> list[EpochSummary]:
