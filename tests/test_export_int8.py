@@ -53,10 +53,10 @@ def test_backbone_convolutions_compute_in_int8(graphs):
     producers = _producers(int8)
     quantized = [node for node in int8.graph.node if node.op_type == "Conv" and node.name.startswith(QUANTIZED_MODULE_PREFIXES)]
     assert sorted(node.name for node in quantized) == sorted(backbone)
+    initializers = {tensor.name: tensor for tensor in int8.graph.initializer}
     for node in quantized:  # activation and weight both arrive through DequantizeLinear, weights int8
         activation, weight = producers[node.input[0]], producers[node.input[1]]
         assert activation.op_type == "DequantizeLinear" and weight.op_type == "DequantizeLinear", node.name
-        initializers = {tensor.name: tensor for tensor in int8.graph.initializer}
         assert initializers[weight.input[0]].data_type == onnx.TensorProto.INT8, node.name
         assert len(onnx.numpy_helper.to_array(initializers[weight.input[1]])) > 1, "weights are scaled per channel"
 

@@ -61,9 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from tqdm import tqdm
 
+    from reid.image_files import read_bgr
     from reid.keypoint_fields import confidence_fields_from_keypoints
     from train.datasets import load_dataset
-    from reid.image_files import read_bgr
 
     dataset = load_dataset(arguments.dataset, arguments.data_root)
     model = load_pose_model(arguments.pose_weights)

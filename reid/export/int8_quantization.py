@@ -42,11 +42,10 @@ MIN_CALIBRATION_IMAGES = 8
 @dataclass(frozen=True)
 class Int8Quantization:
     """model: the quantized graph; quantized_nodes: names of the fp32 nodes now computed in int8;
-    kept_fp32: how many Conv/MatMul/Einsum nodes stay fp32; calibration_images: how many crops set the ranges."""
+    calibration_images: how many crops set the ranges."""
 
     model: onnx.ModelProto
     quantized_nodes: tuple[str, ...]
-    kept_fp32: int
     calibration_images: int
 
 
@@ -87,8 +86,7 @@ def quantize_to_int8(model: onnx.ModelProto, calibration_images: np.ndarray) -> 
         raise ValueError(f"calibration images must be float32 [N, 3, H, W], got {calibration_images.dtype} {calibration_images.shape}")
     if len(calibration_images) < MIN_CALIBRATION_IMAGES:
         raise UserError(f"int8 calibration needs at least {MIN_CALIBRATION_IMAGES} crops, got {len(calibration_images)}")
-    selected = nodes_to_quantize(model)
-    if not selected:
+    if not nodes_to_quantize(model):
         raise UserError("int8: the graph has no backbone convolutions to quantize (not a BPSEMA export?)")
     metadata = {entry.key: entry.value for entry in model.metadata_props}
     with tempfile.TemporaryDirectory(prefix="bpsema-int8-") as directory:
@@ -98,8 +96,7 @@ def quantize_to_int8(model: onnx.ModelProto, calibration_images: np.ndarray) -> 
         fp32_path.write_bytes(model.SerializeToString())
         # Shape inference and ORT's basic fusions first, as onnxruntime.quantization recommends.
         quant_pre_process(str(fp32_path), str(prepared_path), skip_symbolic_shape=True)
-        prepared = onnx.load(str(prepared_path))
-        selected = [name for name in nodes_to_quantize(prepared)]
+        selected = nodes_to_quantize(onnx.load(str(prepared_path)))  # names as they stand after the pre-processing
         quantize_static(
             str(prepared_path),
             str(int8_path),
@@ -115,7 +112,4 @@ def quantize_to_int8(model: onnx.ModelProto, calibration_images: np.ndarray) -> 
         quantized = onnx.load(str(int8_path))
     del quantized.metadata_props[:]
     onnx.helper.set_model_props(quantized, metadata)
-    kept = sum(
-        1 for node in quantized.graph.node if node.op_type in ("Conv", "MatMul", "Einsum", "Gemm") and node.name not in selected
-    )
-    return Int8Quantization(quantized, tuple(selected), kept, len(calibration_images))
+    return Int8Quantization(quantized, tuple(selected), len(calibration_images))

@@ -97,9 +97,10 @@ def load_extractor(
     backend: "auto", "tensorrt", "onnxruntime" or "torch". device: None (best available), "cpu",
     "cuda" or "cuda:N". precision: for graphs compiled here from a checkpoint ("fp16": the mixed
     fp16/fp32 graph; "int8" is calibrated on crops, so it is exported once with ``python -m
-    reid.export`` and loaded as an ``.onnx``). max_batch: crops per run (an engine's own maximum caps it). cache_dir: where
-    exported ONNX files and engines are cached (default ``~/.cache/bpsema``). threads: ONNX Runtime
-    intra-op threads (default: the cores this process may use).
+    reid.export`` and loaded as an ``.onnx``). max_batch: crops per run (an engine's own maximum
+    caps it). cache_dir: where exported ONNX files and engines are cached (default
+    ``~/.cache/bpsema``). threads: ONNX Runtime intra-op threads (default: the cores this process
+    may use).
     """
     path = Path(path)
     if backend not in BACKEND_CHOICES:
