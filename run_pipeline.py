@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_pipeline.py", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--demo", action="store_true", help="the offline demo on a cached synthetic world")
+    parser.add_argument("--retrain", action="store_true",
+                        help="with --demo: train a small model on the demo world (cached) instead of using the "
+                             "shipped models/bpsema_small_synthetic.pt")
     parser.add_argument("--config", help="pipeline YAML (configs/pipeline/*.yaml); with --selfcheck, a model YAML")
     parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH", help="a camera (repeatable)")
     parser.add_argument("--world", help="a synthetic world directory: its videos, public detections and ground truth")
@@ -73,11 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (arguments.demo or arguments.world or arguments.config):
         parser.print_help()
         return 2
+    if arguments.retrain and not arguments.demo:
+        raise UserError("--retrain is for --demo")
     if arguments.ray_address and arguments.runner != "ray":
         raise UserError("--ray-address is for --runner ray")
 
     from pipeline.config import DemoConfig, load_pipeline_config
-    from pipeline.demo import ensure_model, ensure_world, world_streams
+    from pipeline.demo import ensure_model, ensure_world, shipped_model, world_streams
 
     progress = not arguments.no_progress
     config_path = arguments.config or (str(DEMO_CONFIG) if (arguments.demo or arguments.world) else None)
@@ -92,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.demo:
         demo = config.demo or DemoConfig()
         world_directory = Path(arguments.world) if arguments.world else ensure_world(demo, progress)
-        model = model or str(ensure_model(demo, world_directory, progress))
+        if not model:
+            model = str(ensure_model(demo, world_directory, progress) if arguments.retrain else shipped_model(demo))
     elif arguments.world:
         world_directory = Path(arguments.world)
     if world_directory is not None:

@@ -127,9 +127,11 @@ class DemoWorldConfig:
 
 @dataclass
 class DemoConfig:
-    """The offline demo: a synthetic world and a small model trained on its ReID split (both cached)."""
+    """The offline demo: a synthetic world (cached) and the shipped part model; with ``--retrain``,
+    a small model trained on the world's ReID split instead (cached)."""
 
     world: DemoWorldConfig = field(default_factory=DemoWorldConfig)
+    model: str = "models/bpsema_small_synthetic.pt"  # relative to the repository
     model_config: str = "configs/model/small_synthetic.yaml"
     dataset: str = "synthetic"
     epochs: int = 8

@@ -1,5 +1,6 @@
-"""The offline demo: a synthetic world and a small BPSEMA model trained on its ReID split (both
-generated once and cached), the whole pipeline on the world's videos, and the multi-camera IDF1."""
+"""The offline demo: a synthetic world (generated once and cached) and the shipped part model
+(``models/``; ``--retrain`` trains a small one on the world's ReID split instead, cached), the whole
+pipeline on the world's videos, and the multi-camera IDF1."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
     generate_world(partial, config, progress=progress)
     partial.replace(directory)
     return directory
+
+
+def shipped_model(demo: DemoConfig) -> Path:
+    """The part model shipped in ``models/`` (trained on the synthetic corpus, see models/README.md)."""
+    path = Path(demo.model)
+    path = path if path.is_absolute() else REPOSITORY / path
+    if not path.is_file():
+        raise UserError(f"the demo's part model {path} is missing; restore it from the repository "
+                        "or run the demo with --retrain to train a small one on the demo world")
+    return path
 
 
 def ensure_model(demo: DemoConfig, world_directory: Path, progress: bool = True) -> Path:

@@ -6,6 +6,10 @@
 | resnet50_ibn  | torchvision + IBN-a blocks      | 2048     | 16 (24x8)                     |
 | resnet18      | torchvision, last stride 1      | 512      | 16 (24x8), small CPU model    |
 | hrnet_w32     | timm, 4 branches upsampled+cat  | 1920     | 4 (96x32)                     |
+| resnet10t     | timm, ``output_stride`` dilated | 512      | ``output_stride`` (8 or 16), small CPU model |
+
+``output_stride`` applies to the timm ResNets (dilated last stages, so the receptive field is kept);
+torchvision ResNets use ``last_stride`` (1 gives stride 16) instead.
 
 ``pretrained=True`` loads ImageNet weights the normal way (torch hub cache, or timm's hub); when
 they cannot be had (offline), a ``UserError`` names the file to place and where.
@@ -87,6 +91,20 @@ class HRNetBackbone(nn.Module):
         return torch.cat(upsampled, dim=1)
 
 
+class TimmFeatureBackbone(nn.Module):
+    """A timm network's last feature stage at ``output_stride`` (timm dilates the later stages)."""
+
+    def __init__(self, name: str, pretrained: bool, output_stride: int):
+        super().__init__()
+        kwargs = dict(features_only=True, out_indices=(-1,), output_stride=output_stride)
+        self.body = _create_timm_model(name, pretrained, kwargs)
+        self.out_channels = self.body.feature_info.channels()[-1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images: [N, 3, H, W] -> feature map [N, C, H/output_stride, W/output_stride]."""
+        return self.body(images)[-1]
+
+
 # --- pretrained weights -------------------------------------------------------------------------
 
 _IBN_A_WEIGHTS_URL = "https://github.com/XingangPan/IBN-Net/releases/download/v1.0/resnet50_ibn_a-d9d0bb7b.pth"
@@ -159,29 +177,33 @@ def _torchvision_resnet(depth: int, pretrained: bool, ibn: bool) -> torchvision.
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    build: Callable[[bool, int], nn.Module]
+    build: Callable[[bool, int, int], nn.Module]  # (pretrained, last_stride, output_stride)
     description: str
 
 
 BACKBONES: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec(
-        lambda pretrained, last_stride: ResNetBackbone(_torchvision_resnet(50, pretrained, False), last_stride),
+        lambda pretrained, last_stride, output_stride: ResNetBackbone(_torchvision_resnet(50, pretrained, False), last_stride),
         "ResNet-50 (torchvision), 2048 channels",
     ),
     "resnet50_ibn": BackboneSpec(
-        lambda pretrained, last_stride: ResNetBackbone(_torchvision_resnet(50, pretrained, True), last_stride),
+        lambda pretrained, last_stride, output_stride: ResNetBackbone(_torchvision_resnet(50, pretrained, True), last_stride),
         "ResNet-50-IBN-a, 2048 channels",
     ),
     "resnet18": BackboneSpec(
-        lambda pretrained, last_stride: ResNetBackbone(_torchvision_resnet(18, pretrained, False), last_stride),
+        lambda pretrained, last_stride, output_stride: ResNetBackbone(_torchvision_resnet(18, pretrained, False), last_stride),
         "ResNet-18 (torchvision), 512 channels, for CPU use",
     ),
-    "hrnet_w32": BackboneSpec(lambda pretrained, last_stride: HRNetBackbone(pretrained), "HRNet-W32 (timm), 1920 channels"),
+    "hrnet_w32": BackboneSpec(lambda pretrained, last_stride, output_stride: HRNetBackbone(pretrained), "HRNet-W32 (timm), 1920 channels"),
+    "resnet10t": BackboneSpec(
+        lambda pretrained, last_stride, output_stride: TimmFeatureBackbone("resnet10t", pretrained, output_stride),
+        "ResNet-10-T (timm), 512 channels, for CPU use",
+    ),
 }
 
 
-def build_backbone(name: str, pretrained: bool, last_stride: int = 1) -> nn.Module:
+def build_backbone(name: str, pretrained: bool, last_stride: int = 1, output_stride: int = 16) -> nn.Module:
     """A backbone module with an ``out_channels`` attribute; forward: [N,3,H,W] -> [N,C,h,w]."""
     if name not in BACKBONES:
         raise UserError(f"unknown backbone '{name}'; known: {', '.join(BACKBONES)}")
-    return BACKBONES[name].build(pretrained, last_stride)
+    return BACKBONES[name].build(pretrained, last_stride, output_stride)

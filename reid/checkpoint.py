@@ -10,6 +10,10 @@ A checkpoint is a ``torch.save``d dict:
 | model         | the model's ``state_dict``                                       |
 | epoch         | completed epochs (0 for an untrained model)                      |
 | training      | optional: optimiser, scheduler, sampler and RNG state for resuming |
+| inference_only | optional: True for a shipped file (``save_inference_checkpoint``): floating-point weights stored as fp16, identity classifiers left out |
+
+An inference-only checkpoint loads as any other (weights cast back to fp32); the identity
+classifiers, used only by the training losses, are left at their initial values.
 """
 
 from __future__ import annotations
@@ -46,6 +50,33 @@ def save_checkpoint(path: str | Path, model: BPSEMA, epoch: int = 0, training: d
     return path
 
 
+def _is_identity_classifier(key: str) -> bool:
+    return key.endswith(".classifier.weight")
+
+
+def save_inference_checkpoint(path: str | Path, model: BPSEMA, epoch: int = 0) -> Path:
+    """A small file for shipping: fp16 floating-point weights, no identity classifiers, no training state."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    weights = {
+        key: (value.half() if value.is_floating_point() else value).clone()
+        for key, value in model.state_dict().items()
+        if not _is_identity_classifier(key)
+    }
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config_to_dict(model.config),
+        "num_classes": model.num_classes,
+        "model": weights,
+        "epoch": epoch,
+        "inference_only": True,
+    }
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    temporary.replace(path)
+    return path
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The raw checkpoint dict; a missing, unreadable or foreign file is a ``UserError``."""
     path = Path(path)
@@ -69,7 +100,15 @@ def load_model(path: str | Path) -> BPSEMA:
     payload = read_checkpoint(path)
     config = checkpoint_config(payload, source=str(path))
     model = BPSEMA(config, pretrained=False, num_classes=payload["num_classes"])
-    model.load_state_dict(payload["model"])
+    if payload.get("inference_only"):
+        reference = model.state_dict()
+        weights = {key: value.to(reference[key].dtype) for key, value in payload["model"].items()}
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        if unexpected or any(not _is_identity_classifier(key) for key in missing):
+            raise UserError(f"{path}: inference checkpoint does not match its network ({len(missing)} missing, "
+                            f"{len(unexpected)} unexpected weights)")
+    else:
+        model.load_state_dict(payload["model"])
     return model.eval()
 
 

@@ -20,7 +20,7 @@ from reid.errors import UserError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-BackboneName = Literal["resnet50", "resnet50_ibn", "hrnet_w32", "resnet18"]
+BackboneName = Literal["resnet50", "resnet50_ibn", "hrnet_w32", "resnet18", "resnet10t"]
 
 
 class ConfigError(UserError):
@@ -31,7 +31,8 @@ class ConfigError(UserError):
 class ModelConfig:
     backbone: BackboneName = "resnet50"
     pretrained: bool = True
-    last_stride: Literal[1, 2] = 1
+    last_stride: Literal[1, 2] = 1  # torchvision ResNets: 1 keeps stride 16
+    output_stride: Literal[8, 16] = 16  # timm backbones (resnet10t): the feature map's stride
     num_parts: Literal[5, 8] = 8
     embedding_dim: int = 512
     num_classes: int = 702
@@ -42,8 +43,10 @@ class ModelConfig:
     # Efficient Multi-Scale Attention on the map that feeds the pixel (part) classifier.
     ema: bool = True
     ema_groups: int = 32
-    # "binary": part k visible if some pixel's argmax is k; "continuous": max part probability >= threshold.
-    visibility: Literal["binary", "continuous"] = "binary"
+    # "binary": part k visible if some pixel's argmax is k; "continuous": max part probability >=
+    # visibility_threshold; "calibrated": max part probability >= a threshold per part, fitted on
+    # part labels after training (reid.visibility_calibration) and stored in the weights.
+    visibility: Literal["binary", "continuous", "calibrated"] = "binary"
     visibility_threshold: float = 0.5
 
 
@@ -79,8 +82,14 @@ class LossConfig:
     identity_label_smoothing: float = 0.1
     triplet_margin: float = 0.3
     triplet_visibility_masking: bool = True
+    # Which visibility masks the part losses in training: the model's "predicted" one (the
+    # reference) or the pixel targets' "labels" (a part counts where it has a target cell).
+    triplet_visibility_source: Literal["predicted", "labels"] = "predicted"
     part_attention_weight: float = 0.35
     part_attention_label_smoothing: float = 0.1
+    # Targets of the pixel classifier (reid.part_labels): the reference's "softmax_argmax", or
+    # "smallest_part_first" (max-pooled cells; overlapping parts go to the smaller one).
+    part_label_rule: Literal["softmax_argmax", "smallest_part_first"] = "softmax_argmax"
 
 
 @dataclass
@@ -101,6 +110,7 @@ class TrainConfig:
     padding: int = 10
     random_erasing: float = 0.5
     horizontal_flip: bool = False
+    colour_jitter: float = 0.0  # per-channel gains and brightness in 1 +- this
     mixed_precision: bool = True
     channels_last: bool = True
     weights_moving_average: bool = False

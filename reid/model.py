@@ -42,7 +42,8 @@ class ModelOutput:
         part_attention_logits: [N, K+1, h, w] pixel-classifier logits (channel 0 background).
         part_attention: [N, K+1, h, w] their softmax.
         visibility_scores: float [N, 1+K] foreground then parts (continuous rule: max probability).
-        visibility: bool [N, 1+K] by the configured rule (foreground always visible in binary mode).
+        visibility: bool [N, 1+K] by the configured rule (foreground always visible in binary and
+            calibrated modes).
     """
 
     global_embedding: torch.Tensor
@@ -82,7 +83,7 @@ class BPSEMA(nn.Module):
         self.part_names = part_names(model.num_parts)
         use_pretrained = model.pretrained if pretrained is None else pretrained
 
-        self.backbone = build_backbone(model.backbone, use_pretrained, model.last_stride)
+        self.backbone = build_backbone(model.backbone, use_pretrained, model.last_stride, model.output_stride)
         self.refinement = DynamicFeatureRefinement(
             self.backbone.out_channels, model.embedding_dim, model.residual, model.se, model.se_reduction
         )
@@ -93,6 +94,10 @@ class BPSEMA(nn.Module):
         self.part_heads = nn.ModuleList(
             IdentityHead(model.embedding_dim, self.num_classes) for _ in range(model.num_parts)
         )
+        if model.visibility == "calibrated":
+            # [K] per-part thresholds on the part's maximum probability; fitted after training
+            # (reid.visibility_calibration) and saved with the weights, so exports carry them.
+            self.register_buffer("visibility_thresholds", torch.full((model.num_parts,), model.visibility_threshold))
 
     def forward(self, images: torch.Tensor) -> ModelOutput:
         """images: float [N, 3, H, W], normalised -> ``ModelOutput``."""
@@ -109,8 +114,11 @@ class BPSEMA(nn.Module):
         part_scores = continuous_part_visibility(attention.probabilities)  # [N, K]
         foreground_score = attention.foreground_mask.flatten(1).amax(dim=1, keepdim=True)
         visibility_scores = torch.cat([foreground_score, part_scores], dim=1)
-        if self.config.model.visibility == "binary":
-            part_visible = binary_part_visibility(attention.probabilities)
+        if self.config.model.visibility in ("binary", "calibrated"):
+            if self.config.model.visibility == "binary":
+                part_visible = binary_part_visibility(attention.probabilities)
+            else:
+                part_visible = part_scores >= self.visibility_thresholds.to(part_scores.dtype)
             foreground_visible = torch.ones_like(part_visible[:, :1])
             visibility = torch.cat([foreground_visible, part_visible], dim=1)
         else:

@@ -31,3 +31,26 @@ def test_foreign_or_missing_checkpoint_is_a_clear_error(tmp_path):
     garbage.write_bytes(b"not a pickle")
     with pytest.raises(UserError, match="not a readable checkpoint"):
         load_model(garbage)
+
+
+def test_inference_checkpoint_is_small_and_extracts_the_same_features(tmp_path):
+    import torch
+
+    from reid.checkpoint import load_model, save_checkpoint, save_inference_checkpoint
+    from reid.model import build_model
+    from tests.conftest import small_config
+
+    torch.manual_seed(0)
+    model = build_model(small_config(visibility="calibrated", num_classes=500), pretrained=False).eval()
+    model.visibility_thresholds.copy_(torch.linspace(0.1, 0.2, model.num_parts))
+    full = save_checkpoint(tmp_path / "full.pt", model)
+    small = save_inference_checkpoint(tmp_path / "small.pt", model, epoch=3)
+    assert small.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_model(small)
+    assert all(value.dtype == torch.float32 for value in loaded.state_dict().values() if value.is_floating_point())
+    assert torch.allclose(loaded.visibility_thresholds, model.visibility_thresholds, atol=1e-4)
+    images = torch.randn(3, 3, 128, 64)
+    expected, actual = model.extract_features(images), loaded.extract_features(images)
+    cosine = (expected.embeddings * actual.embeddings).sum(-1)
+    assert cosine.min() > 0.999  # fp16 storage
+    assert torch.equal(expected.visibility[:, 0], actual.visibility[:, 0])

@@ -85,3 +85,25 @@ def test_part_labels_command_writes_the_reference_format(tmp_path):
     missing = subprocess.run(command + ["--pose-weights", str(tmp_path / "pose.pt")], capture_output=True, text=True,
                              cwd=REPOSITORY_ROOT)
     assert missing.returncode == 2 and str(tmp_path / "pose.pt") in missing.stderr
+
+
+def test_smallest_part_first_keeps_a_foot_inside_the_shin_and_a_hand_over_the_torso():
+    from reid.part_labels import part_labels_for_training, smallest_part_first_labels
+
+    # 3 parts on a 4x2 map, cells of 2x2 input pixels: a large "leg" covering the lower half,
+    # a small "foot" peaking inside it, a "torso" in the upper half with a weaker part far below it.
+    maps = torch.zeros(1, 3, 8, 4)
+    maps[0, 0, 4:, :] = 1.0  # leg: 16 pixels
+    maps[0, 1, 6, 1] = 0.95  # foot: 1 pixel, inside the leg's cell (3, 0)
+    maps[0, 2, :4, :] = 0.8  # torso
+    maps[0, 1, 0, 3] = 0.3  # below 0.5: never a foreground cell by itself
+    labels = smallest_part_first_labels(maps, (4, 2))
+    # cell (3, 0): the leg's mean is 1.0, the foot's 0.2375 -> beyond the margin, the leg stays
+    assert labels[0, 3, 0] == 1
+    maps[0, 1, 6:8, 0:2] = 0.95  # now the foot fills the cell: within the margin, smaller -> foot
+    labels = smallest_part_first_labels(maps, (4, 2))
+    assert labels.tolist() == [[[3, 3], [3, 3], [1, 1], [2, 1]]]
+    assert torch.equal(part_labels_for_training(maps, (4, 2), "smallest_part_first"), labels)
+    assert torch.equal(part_labels_for_training(maps, (4, 2), "softmax_argmax"), pixel_part_labels(maps, (4, 2)))
+    empty = smallest_part_first_labels(torch.zeros(1, 3, 8, 4), (4, 2))
+    assert empty.sum() == 0

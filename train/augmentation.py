@@ -1,6 +1,7 @@
 """Joint image + part-map augmentation (the paper's BoT recipe) and the test-time transform.
 
-Train: resize to H x W, pad 10 and random-crop back to H x W, optional horizontal flip, random
+Train: resize to H x W, pad 10 and random-crop back to H x W, optional horizontal flip, optional
+colour jitter (per-channel gains, like the cameras' colour casts), random
 erasing with p=0.5 (the erased area becomes background in the part maps), ImageNet normalisation.
 Every random choice comes from the ``numpy.random.Generator`` passed in, so a sample's
 augmentation is reproducible from its seed (and training resumes exactly).
@@ -25,6 +26,16 @@ class AugmentationSettings:
     padding: int = 10
     random_erasing: float = 0.5
     horizontal_flip: bool = False
+    colour_jitter: float = 0.0  # per-channel gains and brightness in 1 +- this (cameras' colour casts)
+
+
+def jitter_colours(rgb: np.ndarray, strength: float, generator: np.random.Generator) -> np.ndarray:
+    """Multiply each channel by 1 + u_c and the whole image by 1 + u (u ~ U(-strength, strength)).
+
+    rgb: uint8 [H, W, 3] -> uint8 [H, W, 3].
+    """
+    gains = (1.0 + generator.uniform(-strength, strength, size=3)) * (1.0 + generator.uniform(-strength, strength))
+    return np.clip(rgb.astype(np.float32) * gains.astype(np.float32), 0, 255).astype(np.uint8)
 
 
 def normalize_image(rgb: np.ndarray, mean, std) -> torch.Tensor:
@@ -86,6 +97,9 @@ def augment_for_training(
     if settings.horizontal_flip and generator.random() < 0.5:
         image = image[:, ::-1]
         maps = maps[:, :, ::-1]
+
+    if settings.colour_jitter > 0:
+        image = jitter_colours(image, settings.colour_jitter, generator)
 
     tensor = normalize_image(image, settings.mean, settings.std)
     maps = np.ascontiguousarray(maps, dtype=np.float32)

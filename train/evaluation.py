@@ -7,7 +7,7 @@ distance of the BN-necked global embedding alone (a baseline).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from reid.model import BPSEMA, part_features_from_output
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDDataset, ReIDSample
 from train.image_datasets import TestImages
+from train.part_visibility import PartVisibilityReport, label_visibility, visibility_report
 
 REPORTED_RANKS = (1, 5, 10, 20)
 
@@ -50,15 +51,20 @@ class EvaluationReport:
     num_gallery: int
     visible_parts: RetrievalScores
     global_: RetrievalScores
+    # The queries' predicted part visibility against their label files (None without labels).
+    query_part_visibility: "PartVisibilityReport | None" = field(default=None)
 
     def to_json_dict(self) -> dict:
-        return {
+        result = {
             "dataset": self.dataset,
             "num_query": self.num_query,
             "num_gallery": self.num_gallery,
             "visible_parts": asdict(self.visible_parts),
             "global": asdict(self.global_),
         }
+        if self.query_part_visibility is not None:
+            result["query_part_visibility"] = self.query_part_visibility.to_json_dict()
+        return result
 
     def write_json(self, path: str | Path) -> None:
         path = Path(path)
@@ -73,6 +79,8 @@ class EvaluationReport:
                 f"  {name:<14} | {100 * scores.rank1:6.2f} | {100 * scores.rank5:6.2f} | {100 * scores.rank10:7.2f} |"
                 f" {100 * scores.rank20:7.2f} | {100 * scores.mAP:5.2f}"
             )
+        if self.query_part_visibility is not None:
+            lines.append(self.query_part_visibility.table())
         return "\n".join(lines)
 
 
@@ -130,4 +138,29 @@ def evaluate_model(
         )
         for distances in (part_distances, global_distances)
     ]
-    return EvaluationReport(dataset.name, len(dataset.query), len(dataset.gallery), scores[0], scores[1])
+    truth = label_visibility(dataset.query, model.num_parts, dataset.name)
+    part_visibility = (
+        visibility_report(query_parts.visibility[:, 1:], truth, model.part_names) if truth is not None else None
+    )
+    return EvaluationReport(
+        dataset.name, len(dataset.query), len(dataset.gallery), scores[0], scores[1], part_visibility
+    )
+
+
+def evaluate_colour_histogram(dataset: ReIDDataset, chunk_size: int = 500) -> RetrievalScores:
+    """Rank-k / mAP of the colour-histogram baseline (``train.colour_histogram_baseline``) on the
+    same query/gallery splits and protocol as ``evaluate_model``."""
+    from train.colour_histogram_baseline import colour_histogram_features
+
+    query = colour_histogram_features([s.image_path for s in dataset.query])
+    gallery = colour_histogram_features([s.image_path for s in dataset.gallery])
+    distances = euclidean_distance(query, gallery, chunk_size=chunk_size)
+    return RetrievalScores.from_rank_result(
+        evaluate_rank(
+            distances.numpy(),
+            np.array([s.pid for s in dataset.query]),
+            np.array([s.pid for s in dataset.gallery]),
+            np.array([s.camid for s in dataset.query]),
+            np.array([s.camid for s in dataset.gallery]),
+        )
+    )

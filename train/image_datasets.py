@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from reid.image_files import read_bgr
-from reid.part_labels import pixel_part_labels
+from reid.part_labels import part_labels_for_training
 from train.augmentation import AugmentationSettings, augment_for_training, resize_part_maps_area, transform_for_test
 from train.datasets import ReIDSample
 from train.part_label_files import read_part_maps
@@ -35,12 +35,14 @@ class TrainingImages(Dataset):
         num_parts: int,
         label_size: tuple[int, int],
         dataset_name: str,
+        label_rule: str = "softmax_argmax",
     ):
         self.samples = samples
         self.settings = settings
         self.num_parts = num_parts
         self.label_size = label_size
         self.dataset_name = dataset_name
+        self.label_rule = label_rule
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -56,7 +58,7 @@ class TrainingImages(Dataset):
         # resize then cost a few thousand values instead of a whole image's worth.
         height, width = self.label_size
         reduced = resize_part_maps_area(maps, 4 * height, 4 * width)
-        labels = pixel_part_labels(torch.from_numpy(reduced).unsqueeze(0), self.label_size)[0]
+        labels = part_labels_for_training(torch.from_numpy(reduced).unsqueeze(0), self.label_size, self.label_rule)[0]
         return {"image": image, "pixel_labels": labels, "pid": torch.tensor(sample.pid, dtype=torch.int64)}
 
 

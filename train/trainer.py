@@ -23,6 +23,7 @@ from train.augmentation import AugmentationSettings
 from train.datasets import ReIDDataset
 from train.evaluation import EvaluationReport, evaluate_model
 from train.image_datasets import TrainingImages
+from train.part_visibility import calibrate_visibility
 from train.sampler import IdentityBatchSampler
 from train.schedule import learning_rate_factor
 from train.training_log import TrainingLog
@@ -37,6 +38,7 @@ def augmentation_settings(config: ReIDConfig) -> AugmentationSettings:
         padding=config.train.padding,
         random_erasing=config.train.random_erasing,
         horizontal_flip=config.train.horizontal_flip,
+        colour_jitter=config.train.colour_jitter,
     )
 
 
@@ -109,7 +111,9 @@ class Trainer:
             config.train.images_per_identity,
             seed=config.train.seed,
         )
-        self.images = TrainingImages(dataset.train, self.settings, config.model.num_parts, self.label_size, dataset.name)
+        self.images = TrainingImages(
+            dataset.train, self.settings, config.model.num_parts, self.label_size, dataset.name, config.loss.part_label_rule
+        )
         self.start_epoch = 0
 
     # --- checkpoints ------------------------------------------------------------------------
@@ -212,6 +216,21 @@ class Trainer:
             images_per_second=images_seen / max(time.perf_counter() - started, 1e-9),
         )
 
+    def calibrate_visibility(self, epoch: int) -> None:
+        """Fit the per-part visibility thresholds on labelled training crops (no augmentation)
+        and write them into the checkpoint of ``epoch``."""
+        report = calibrate_visibility(
+            self.evaluation_model(), self.dataset.train, self.settings, self.dataset.name,
+            seed=self.config.train.seed, batch_size=self.config.train.evaluation_batch_size,
+            num_workers=self.num_workers, progress=self.progress,
+        )
+        if self.weights_average is not None:
+            self.model.visibility_thresholds.copy_(self.weights_average.module.visibility_thresholds)
+        self.save(epoch)
+        if self.progress:
+            print("visibility thresholds fitted on training crops:", flush=True)
+            print(report.table(), flush=True)
+
     def evaluation_model(self) -> BPSEMA:
         return self.weights_average.module if self.weights_average is not None else self.model
 
@@ -248,6 +267,8 @@ class Trainer:
             self.start_epoch = epochs
         finally:
             log.close()
+        if self.config.model.visibility == "calibrated" and summaries:
+            self.calibrate_visibility(epochs)
         if evaluate_at_end:
             report = self.evaluate()
             report.write_json(self.output / "evaluation.json")

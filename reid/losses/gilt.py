@@ -55,7 +55,15 @@ class BPSEMALoss(nn.Module):
     def _identity(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), labels, label_smoothing=self.config.identity_label_smoothing)
 
-    def _part_identity(self, output: ModelOutput, labels: torch.Tensor) -> torch.Tensor:
+    def _part_visibility(self, output: ModelOutput, pixel_labels: torch.Tensor) -> torch.Tensor:
+        """bool [N, K]: which parts the masked losses count, from the model's own prediction or,
+        with ``triplet_visibility_source: labels``, from the pixel targets (part k has a cell)."""
+        if self.config.triplet_visibility_source == "labels":
+            part_ids = torch.arange(1, output.part_embeddings.shape[1] + 1, device=pixel_labels.device)
+            return (pixel_labels.flatten(1).unsqueeze(1) == part_ids.view(1, -1, 1)).any(dim=2)
+        return output.visibility[:, 1:]
+
+    def _part_identity(self, output: ModelOutput, labels: torch.Tensor, pixel_labels: torch.Tensor) -> torch.Tensor:
         """Mean identity loss over the (sample, part) pairs, visible ones only when masking is on."""
         part_logits = output.part_logits.float()  # [N, K, C]
         per_pair = F.cross_entropy(
@@ -66,13 +74,13 @@ class BPSEMALoss(nn.Module):
         )
         if not self.config.triplet_visibility_masking:
             return per_pair.mean()
-        visible = output.visibility[:, 1:].flatten().float()
+        visible = self._part_visibility(output, pixel_labels).flatten().float()
         return (per_pair * visible).sum() / visible.sum().clamp_min(1)
 
     def forward(self, output: ModelOutput, labels: torch.Tensor, pixel_labels: torch.Tensor) -> LossBreakdown:
         """output: the model's training forward; labels int64 [N]; pixel_labels int64 [N, h, w] in 0..K."""
         weights, margin = self.weights, self.config.triplet_margin
-        part_visibility = output.visibility[:, 1:] if self.config.triplet_visibility_masking else None
+        part_visibility = self._part_visibility(output, pixel_labels) if self.config.triplet_visibility_masking else None
         candidates = {
             "global_identity": (weights.global_.identity, lambda: self._identity(output.global_logits, labels)),
             "global_triplet": (
@@ -92,7 +100,7 @@ class BPSEMALoss(nn.Module):
                 weights.concat.triplet,
                 lambda: part_averaged_triplet_loss(output.concat_embedding, labels, margin),
             ),
-            "parts_identity": (weights.parts.identity, lambda: self._part_identity(output, labels)),
+            "parts_identity": (weights.parts.identity, lambda: self._part_identity(output, labels, pixel_labels)),
             "parts_triplet": (
                 weights.parts.triplet,
                 lambda: part_averaged_triplet_loss(output.part_embeddings, labels, margin, part_visibility),

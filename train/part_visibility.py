@@ -1,0 +1,123 @@
+"""Predicted part visibility against the crops' part labels: scores, per-part balanced accuracy,
+and the fitting of the ``calibrated`` rule's thresholds on labelled training crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from reid.model import BPSEMA
+from reid.visibility_calibration import balanced_accuracy, fit_visibility_thresholds, label_part_visibility
+from train.augmentation import AugmentationSettings
+from train.datasets import ReIDSample
+from train.image_datasets import TestImages
+from train.part_label_files import read_part_maps
+
+
+@dataclass(frozen=True)
+class PartVisibilityReport:
+    """Per-part balanced accuracy of the predicted visibility against the labels (fractions)."""
+
+    part_names: tuple[str, ...]
+    balanced_accuracy: tuple[float, ...]
+    label_visible_share: tuple[float, ...]  # share of crops whose label shows the part
+    predicted_visible_share: tuple[float, ...]
+
+    @property
+    def mean_balanced_accuracy(self) -> float:
+        values = [value for value in self.balanced_accuracy if value == value]
+        return float(np.mean(values)) if values else float("nan")
+
+    def to_json_dict(self) -> dict:
+        return {
+            "mean_balanced_accuracy": self.mean_balanced_accuracy,
+            "parts": {
+                name: {"balanced_accuracy": accuracy, "label_visible": label, "predicted_visible": predicted}
+                for name, accuracy, label, predicted in zip(
+                    self.part_names, self.balanced_accuracy, self.label_visible_share, self.predicted_visible_share
+                )
+            },
+        }
+
+    def table(self) -> str:
+        lines = [f"  part visibility vs labels: mean balanced accuracy {100 * self.mean_balanced_accuracy:.1f} %",
+                 f"  {'part':<14} | bal. acc. | labelled visible | predicted visible"]
+        for name, accuracy, label, predicted in zip(
+            self.part_names, self.balanced_accuracy, self.label_visible_share, self.predicted_visible_share
+        ):
+            lines.append(f"  {name:<14} | {100 * accuracy:8.1f}% | {100 * label:15.1f}% | {100 * predicted:16.1f}%")
+        return "\n".join(lines)
+
+
+def label_visibility(samples: list[ReIDSample], num_parts: int, dataset: str = "NAME") -> torch.Tensor | None:
+    """bool [N, K]: parts visible in each sample's label file; None when a sample has no labels."""
+    if not samples or not all(sample.label_path.is_file() for sample in samples):
+        return None
+    rows = [label_part_visibility(torch.from_numpy(read_part_maps(s.label_path, num_parts, dataset)).unsqueeze(0))[0]
+            for s in samples]
+    return torch.stack(rows)
+
+
+def visibility_report(predicted: torch.Tensor, truth: torch.Tensor, part_names: tuple[str, ...]) -> PartVisibilityReport:
+    """predicted, truth: bool [N, K] -> per-part report."""
+    accuracy = balanced_accuracy(predicted, truth)
+    return PartVisibilityReport(
+        part_names=tuple(part_names),
+        balanced_accuracy=tuple(float(value) for value in accuracy),
+        label_visible_share=tuple(float(value) for value in truth.float().mean(dim=0)),
+        predicted_visible_share=tuple(float(value) for value in predicted.float().mean(dim=0)),
+    )
+
+
+@torch.no_grad()
+def part_visibility_scores(
+    model: BPSEMA,
+    samples: list[ReIDSample],
+    settings: AugmentationSettings,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores float [N, K], the maximum probability of each part; predicted visibility bool [N, K])."""
+    device = next(model.parameters()).device
+    loader = DataLoader(TestImages(samples, settings), batch_size=batch_size, num_workers=num_workers)
+    was_training = model.training
+    model.eval()
+    scores, visible = [], []
+    for batch in tqdm(loader, desc="part visibility", leave=False, unit="batch", disable=not progress):
+        output = model(batch["image"].to(device))
+        scores.append(output.visibility_scores[:, 1:].float().cpu())
+        visible.append(output.visibility[:, 1:].cpu())
+    model.train(was_training)
+    return torch.cat(scores), torch.cat(visible)
+
+
+def calibrate_visibility(
+    model: BPSEMA,
+    samples: list[ReIDSample],
+    settings: AugmentationSettings,
+    dataset: str = "NAME",
+    max_samples: int = 4000,
+    seed: int = 0,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> PartVisibilityReport:
+    """Fit the model's per-part thresholds (``visibility: calibrated``) on up to ``max_samples``
+    labelled crops drawn reproducibly; returns the balanced accuracy on those crops afterwards."""
+    if model.config.model.visibility != "calibrated":
+        raise ValueError("calibrate_visibility needs a model whose visibility rule is 'calibrated'")
+    rng = np.random.default_rng(seed)
+    chosen = [samples[i] for i in sorted(rng.permutation(len(samples))[:max_samples].tolist())]
+    truth = label_visibility(chosen, model.num_parts, dataset)
+    if truth is None:
+        raise ValueError("calibrating part visibility needs part-label files for the samples")
+    scores, _ = part_visibility_scores(model, chosen, settings, batch_size, num_workers, progress)
+    thresholds = fit_visibility_thresholds(scores, truth, default=model.config.model.visibility_threshold)
+    model.visibility_thresholds.copy_(thresholds.to(model.visibility_thresholds.device))
+    predicted = scores >= thresholds
+    return visibility_report(predicted, truth, model.part_names)
