@@ -5,6 +5,7 @@
 
 Models: the paper's (configs/model/bpsema_occluded_duke.yaml with pretrained=False: ResNet-50,
 384x128, K=8, D=512) and the small one (configs/model/small_synthetic.yaml), randomly initialised
+(``--models corpus,corpus_256x128``: the shipped model's architecture at 128x64 and 256x128)
 with a fixed seed. Backends: PyTorch eager (torch.inference_mode, torch's default threads) and ONNX
 Runtime on the CPU (full graph optimisation, intra-op threads = usable cores) running the fp32 graph
 and the int8 graph (backbone convolutions in int8, calibrated here on 64 crops drawn like the timed
@@ -57,6 +58,9 @@ def _own_cpu_seconds() -> float:
 MODELS = {
     "paper": REPOSITORY_ROOT / "configs" / "model" / "bpsema_occluded_duke.yaml",
     "small": REPOSITORY_ROOT / "configs" / "model" / "small_synthetic.yaml",
+    # the shipped model's architecture (ResNet-10-T, 128x64, stride 8) and its 256x128 variant
+    "corpus": REPOSITORY_ROOT / "configs" / "model" / "small_synthetic_corpus.yaml",
+    "corpus_256x128": REPOSITORY_ROOT / "configs" / "model" / "small_synthetic_corpus_256x128.yaml",
 }
 CPU_BACKENDS = ("torch", "onnxruntime", "onnxruntime-int8")
 GPU_BACKENDS = ("tensorrt-fp32", "tensorrt-fp16")
@@ -295,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round of 2 iterations instead of 3 rounds of 3")
     parser.add_argument("--rounds", type=int, default=None, help="rounds alternating the backends")
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations per round")
-    parser.add_argument("--models", default="paper,small", help="comma-separated: paper, small")
+    parser.add_argument("--models", default="paper,small", help="comma-separated: " + ", ".join(MODELS))
     parser.add_argument("--batches", default="1,8,32", help="comma-separated batch sizes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)

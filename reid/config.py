@@ -47,6 +47,9 @@ class ModelConfig:
     # visibility_threshold; "calibrated": max part probability >= a threshold per part, fitted on
     # part labels after training (reid.visibility_calibration) and stored in the weights.
     visibility: Literal["binary", "continuous", "calibrated"] = "binary"
+    # The per-part score the continuous and calibrated rules threshold: "max_probability" (the
+    # part's highest probability on the map) or "attention_mass" (its mean probability over the map).
+    visibility_score: Literal["max_probability", "attention_mass"] = "max_probability"
     visibility_threshold: float = 0.5
 
 

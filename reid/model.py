@@ -19,6 +19,7 @@ from reid.modules.body_part_attention import (
     continuous_part_visibility,
     foreground_pooling,
     global_average_pooling,
+    part_attention_mass,
     weighted_part_pooling,
 )
 from reid.modules.dynamic_feature_refinement import DynamicFeatureRefinement
@@ -41,7 +42,8 @@ class ModelOutput:
         part_logits: [N, K, C].
         part_attention_logits: [N, K+1, h, w] pixel-classifier logits (channel 0 background).
         part_attention: [N, K+1, h, w] their softmax.
-        visibility_scores: float [N, 1+K] foreground then parts (continuous rule: max probability).
+        visibility_scores: float [N, 1+K] foreground (its max probability) then parts (the
+            configured ``visibility_score``: max probability or attention mass).
         visibility: bool [N, 1+K] by the configured rule (foreground always visible in binary and
             calibrated modes).
     """
@@ -111,7 +113,10 @@ class BPSEMA(nn.Module):
         foreground_embedding = foreground_pooling(appearance, foreground_mask)
         part_embeddings = weighted_part_pooling(appearance, part_masks)  # [N, K, D]
 
-        part_scores = continuous_part_visibility(attention.probabilities)  # [N, K]
+        if self.config.model.visibility_score == "attention_mass":
+            part_scores = part_attention_mass(attention.probabilities)  # [N, K]
+        else:
+            part_scores = continuous_part_visibility(attention.probabilities)  # [N, K]
         foreground_score = attention.foreground_mask.flatten(1).amax(dim=1, keepdim=True)
         visibility_scores = torch.cat([foreground_score, part_scores], dim=1)
         if self.config.model.visibility in ("binary", "calibrated"):

@@ -51,7 +51,8 @@ FP32_OPS = frozenset(
         "Pow",
         "Exp",
         "Log",
-        # visibility: argmax, maxima and comparisons
+        # visibility: argmax, maxima, attention mass (a mean of probabilities) and comparisons
+        "ReduceMean",
         "ArgMax",
         "ArgMin",
         "ReduceMax",

@@ -63,6 +63,11 @@ def continuous_part_visibility(probabilities: torch.Tensor) -> torch.Tensor:
     return probabilities[:, 1:].flatten(2).amax(dim=2)
 
 
+def part_attention_mass(probabilities: torch.Tensor) -> torch.Tensor:
+    """Each part's mean probability over the map (its share of the map). [N, K+1, H, W] -> [N, K]."""
+    return probabilities[:, 1:].flatten(2).mean(dim=2)
+
+
 def global_average_pooling(feature_map: torch.Tensor) -> torch.Tensor:
     """[N, D, H, W] -> [N, D]."""
     return feature_map.mean(dim=(2, 3))
