@@ -58,11 +58,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.synthetic.appearance import sample_appearance, sample_lower, sample_upper
-from pipeline.synthetic.articulated_body import BodyShape, gait_phase, pose_joints, sample_body_shape
+from pipeline.synthetic.articulated_body import BodyShape, gait_phase, pose_joints
 from pipeline.synthetic.background import render_static_scene
 from pipeline.synthetic.camera_effects import CameraEffects, camera_effects_for
-from pipeline.synthetic.identities import SHARE_LOWER_PROBABILITY, SHARE_UPPER_PROBABILITY, Identity
+from pipeline.synthetic.identities import Identity, sample_identities
 from pipeline.synthetic.occluders import CAR_PAINT, CONCRETE, OCCLUDER_KINDS, SIGN_PAINT
 from pipeline.synthetic.part_labels import (
     OCCLUDED_DUKE_MASK_SUFFIX,
@@ -214,26 +213,8 @@ class WorkerState:
 
 
 def sample_corpus_identities(count: int, seed: int) -> list[Identity]:
-    """The corpus cast: ``identities.sample_identities``' logic on the ``corpus_identity`` streams."""
-    identities: list[Identity] = []
-    for index in range(count):
-        rng = random_stream(seed, "corpus_identity", index)
-        appearance = sample_appearance(rng)
-        body = sample_body_shape(rng)
-        shares_upper = shares_lower = None
-        if identities:
-            draw = rng.uniform()
-            model = identities[int(rng.integers(len(identities)))]
-            if draw < SHARE_UPPER_PROBABILITY:
-                lower = sample_lower(rng, avoid_colour=model.appearance.lower.colour_name)
-                appearance = appearance.with_upper(model.appearance.upper).with_lower(lower)
-                shares_upper = model.person_id
-            elif draw < SHARE_UPPER_PROBABILITY + SHARE_LOWER_PROBABILITY:
-                upper = sample_upper(rng, avoid_colour=model.appearance.upper.colour_name)
-                appearance = appearance.with_lower(model.appearance.lower).with_upper(upper)
-                shares_lower = model.person_id
-        identities.append(Identity(index + 1, appearance, body, shares_upper, shares_lower))
-    return identities
+    """The corpus cast: ``identities.sample_identities`` on the ``corpus_identity`` streams."""
+    return sample_identities(count, seed, purpose="corpus_identity")
 
 
 def build_corpus_cameras(count: int, seed: int) -> list[CorpusCamera]:

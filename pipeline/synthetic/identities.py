@@ -36,10 +36,12 @@ class Identity:
         }
 
 
-def sample_identities(count: int, seed: int) -> list[Identity]:
+def sample_identities(count: int, seed: int, purpose: str = "identity") -> list[Identity]:
+    """``count`` identities drawn from the ``purpose`` streams of ``seed`` (worlds: "identity";
+    the ReID corpus: "corpus_identity", a namespace no world uses)."""
     identities: list[Identity] = []
     for index in range(count):
-        rng = random_stream(seed, "identity", index)
+        rng = random_stream(seed, purpose, index)
         appearance = sample_appearance(rng)
         body = sample_body_shape(rng)
         shares_upper = shares_lower = None
