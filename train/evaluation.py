@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from reid.distance import euclidean_distance, visible_part_distance
 from reid.features import PartFeatures
@@ -22,7 +20,7 @@ from reid.metrics import RankResult, evaluate_rank
 from reid.model import BPSEMA, part_features_from_output
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDDataset, ReIDSample
-from train.image_datasets import TestImages
+from train.image_datasets import outputs_on_test_images
 from train.part_visibility import PartVisibilityReport, label_visibility, visibility_report
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -95,16 +93,10 @@ def extract_test_features(
     progress: bool = True,
 ) -> tuple[PartFeatures, torch.Tensor]:
     """Returns (part features [N, 1+K, D], normalised global embeddings [N, D]) on the CPU."""
-    device = next(model.parameters()).device
-    loader = DataLoader(TestImages(samples, settings), batch_size=batch_size, num_workers=num_workers)
-    was_training = model.training
-    model.eval()
     parts, globals_ = [], []
-    for batch in tqdm(loader, desc=description, leave=False, unit="batch", disable=not progress):
-        output = model(batch["image"].to(device))
+    for output in outputs_on_test_images(model, samples, settings, batch_size, num_workers, description, progress):
         parts.append(part_features_from_output(output).to("cpu"))
         globals_.append(F.normalize(output.global_embedding_normalized.float(), dim=-1).cpu())
-    model.train(was_training)
     if not parts:
         return PartFeatures.empty(model.num_parts, model.embedding_dim), torch.zeros(0, model.embedding_dim)
     return PartFeatures.concatenate(parts), torch.cat(globals_)

@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
 from reid.image_files import read_bgr
 from reid.part_labels import part_labels_for_training
@@ -75,3 +76,19 @@ class TestImages(Dataset):
     def __getitem__(self, index: int) -> dict:
         image = transform_for_test(read_rgb(self.samples[index].image_path), self.settings)
         return {"image": image, "index": torch.tensor(index, dtype=torch.int64)}
+
+
+@torch.no_grad()
+def outputs_on_test_images(model, samples: list[ReIDSample], settings: AugmentationSettings, batch_size: int = 64,
+                 num_workers: int = 0, description: str = "features", progress: bool = True):
+    """The model's ``ModelOutput`` for each batch of ``samples`` (test transform), in eval mode;
+    the model's training mode is restored afterwards. Yields one output per batch, in order."""
+    device = next(model.parameters()).device
+    loader = DataLoader(TestImages(samples, settings), batch_size=batch_size, num_workers=num_workers)
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in tqdm(loader, desc=description, leave=False, unit="batch", disable=not progress):
+            yield model(batch["image"].to(device))
+    finally:
+        model.train(was_training)

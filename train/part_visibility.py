@@ -7,14 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from reid.model import BPSEMA
 from reid.visibility_calibration import balanced_accuracy, fit_visibility_thresholds, label_part_visibility
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDSample
-from train.image_datasets import TestImages
+from train.image_datasets import outputs_on_test_images
 from train.part_label_files import read_part_maps
 
 
@@ -82,17 +80,11 @@ def part_visibility_scores(
     num_workers: int = 0,
     progress: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores float [N, K], the maximum probability of each part; predicted visibility bool [N, K])."""
-    device = next(model.parameters()).device
-    loader = DataLoader(TestImages(samples, settings), batch_size=batch_size, num_workers=num_workers)
-    was_training = model.training
-    model.eval()
+    """(scores float [N, K], each part's configured visibility score; predicted visibility bool [N, K])."""
     scores, visible = [], []
-    for batch in tqdm(loader, desc="part visibility", leave=False, unit="batch", disable=not progress):
-        output = model(batch["image"].to(device))
+    for output in outputs_on_test_images(model, samples, settings, batch_size, num_workers, "part visibility", progress):
         scores.append(output.visibility_scores[:, 1:].float().cpu())
         visible.append(output.visibility[:, 1:].cpu())
-    model.train(was_training)
     return torch.cat(scores), torch.cat(visible)
 
 

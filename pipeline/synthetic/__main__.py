@@ -6,20 +6,15 @@ import argparse
 import sys
 import traceback
 
+from pipeline.synthetic.command_line import OneLineErrorParser
 from pipeline.synthetic.config import WorldConfig, WorldConfigError
 from pipeline.synthetic.output_directory import WorldOutputError, prepare_output_directory
 
 DEFAULTS = WorldConfig()
 
 
-class _OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print the whole usage first
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineErrorParser(
+    parser = OneLineErrorParser(
         prog="python -m pipeline.synthetic",
         description="Generate a synthetic occluded multi-camera world: videos, MOT ground truth, "
         "detections, DukeMTMC-reID / Occluded-Duke style ReID sets with part labels, world.json.",

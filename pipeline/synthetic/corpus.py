@@ -61,6 +61,7 @@ import numpy as np
 from pipeline.synthetic.articulated_body import BodyShape, gait_phase, pose_joints
 from pipeline.synthetic.background import render_static_scene
 from pipeline.synthetic.camera_effects import CameraEffects, camera_effects_for
+from pipeline.synthetic.command_line import OneLineErrorParser
 from pipeline.synthetic.identities import Identity, sample_identities
 from pipeline.synthetic.occluders import CAR_PAINT, CONCRETE, OCCLUDER_KINDS, SIGN_PAINT
 from pipeline.synthetic.part_labels import (
@@ -814,12 +815,6 @@ def write_contact_sheet(root: Path, records: list[CropRecord], path: Path) -> No
 
 # ----------------------------------------------------------------------------------------------
 # CLI
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print the whole usage first
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
