@@ -4,7 +4,8 @@ Every sink has the same four calls, made by the runner in this order::
 
     sink.write_step(boxes, events, frames)   # once per time step, online
     sink.write_tracklets(snapshots)          # whenever part memories are worth keeping
-    sink.finalize(identity_map)              # once, with the final track -> global id map
+    sink.finalize(identity_map, added_boxes) # once, with the final track -> global id map and the
+                                             # boxes filled in after the run (recorded files)
     sink.close()                             # always (also after errors and Ctrl-C); idempotent
 
 A sink never loses what it already wrote: every step is written as a whole (or not at all), and
@@ -15,7 +16,8 @@ A sink never loses what it already wrote: every step is written as a whole (or n
     OUTPUT/mot/{camera}.txt        MOTChallenge rows frame,global_id,x,y,w,h,conf,-1,-1,-1
     OUTPUT/events.jsonl            one IdentityEvent per line
     OUTPUT/tracks.sqlite           cameras, tracks, identities, boxes, tracklet_features
-    OUTPUT/videos/{camera}.mp4     boxes coloured by global id, label, part-visibility strip
+    OUTPUT/videos/{camera}.mp4     boxes coloured by global id, label, part-visibility strip (recorded
+                                   files: rendered at ``finalize`` with the final ids)
 """
 
 from __future__ import annotations
@@ -61,10 +63,13 @@ class Sink(abc.ABC):
     def write_tracklets(self, tracklets: list[TrackletSnapshot]) -> None:
         """Record tracks' part memories (only the SQLite sink keeps them)."""
 
-    def finalize(self, identities: dict[TrackKey, int]) -> None:
+    def finalize(self, identities: dict[TrackKey, int], added_boxes: Sequence[TrackBox] = ()) -> None:
         """Apply the final track -> global id map (offline refinement may have changed ids).
 
-        Tracks absent from the map keep the global id they had online.
+        Tracks absent from the map keep the global id they had online. ``added_boxes``: boxes that
+        were not written online but belong to the run's final record (gap filling after the run,
+        ``TrackBox.interpolated``); their id too comes from the map. After ``finalize`` every
+        output of the sink agrees on each box's final id.
         """
 
     @abc.abstractmethod
@@ -105,8 +110,8 @@ class SinkGroup(Sink):
     def write_tracklets(self, tracklets) -> None:
         self._each("write_tracklets", tracklets)
 
-    def finalize(self, identities) -> None:
-        self._each("finalize", identities)
+    def finalize(self, identities, added_boxes=()) -> None:
+        self._each("finalize", identities, added_boxes)
 
     def close(self) -> None:
         self._each("close")
@@ -123,6 +128,8 @@ class SinkSettings:
     video_size: output (width, height) in pixels by camera (absent: the size of the first frame;
     frames of another size are resized). num_parts: K body parts; part_names: their K names
     (the foreground, index 0 of the visibility vector, is implicit). Give either or both.
+    video_sources: the recorded video file of each camera that has one (camera -> path; empty for
+    live runs): the video sink renders those cameras after the run from the file, with the final ids.
     """
 
     mot: bool = True
@@ -134,6 +141,7 @@ class SinkSettings:
     video_size: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     num_parts: int | None = None
     part_names: tuple[str, ...] = ()
+    video_sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = tuple(str(name) for name in self.part_names)
@@ -146,6 +154,8 @@ class SinkSettings:
             names = tuple(f"part{index}" for index in range(1, num_parts + 1))
         object.__setattr__(self, "num_parts", num_parts)
         object.__setattr__(self, "part_names", names)
+        sources = {str(camera): str(path) for camera, path in dict(self.video_sources).items()}
+        object.__setattr__(self, "video_sources", sources)
         for camera, fps in {"default": self.default_video_fps, **dict(self.video_fps)}.items():
             if not float(fps) > 0:
                 raise ValueError(f"video fps must be > 0, got {fps} for {camera}")
@@ -160,6 +170,10 @@ class SinkSettings:
 
     def fps_for(self, camera: str) -> float:
         return float(self.video_fps.get(camera, self.default_video_fps))
+
+    def source_for(self, camera: str) -> str | None:
+        """The recorded video file of ``camera``, None for a live camera."""
+        return self.video_sources.get(camera)
 
     def size_for(self, camera: str) -> tuple[int, int] | None:
         size = self.video_size.get(camera)

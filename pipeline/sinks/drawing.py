@@ -4,7 +4,8 @@ Each box gets a colour from its global id (grey while unassigned), a label ``G{g
 T{track_id}`` (``G- T{track_id}`` while unassigned) on a filled tab at its top-left corner, and
 under the label a strip of 1+K squares, one per entry of the visibility vector (foreground first,
 set slightly apart, then the K body parts): filled = visible, hollow = not visible. A legend with
-the part names in strip order sits at the bottom-left of the frame.
+the part names in strip order sits at the bottom-left of the frame. A box filled in after the run
+(``TrackBox.interpolated``) has a dashed outline and its label ends in ``interp``.
 
 Only ``cv2`` primitives are used (ultralytics' plotting downloads a font).
 """
@@ -46,9 +47,29 @@ def text_colour_on(background: Colour) -> Colour:
     return (0, 0, 0) if luminance > 140 else (255, 255, 255)
 
 
+INTERPOLATED_SUFFIX = " interp"
+
+
 def box_label(box: TrackBox) -> str:
     global_part = "-" if box.global_id is None else str(int(box.global_id))
-    return f"G{global_part} T{int(box.track_id)}"
+    suffix = INTERPOLATED_SUFFIX if box.interpolated else ""
+    return f"G{global_part} T{int(box.track_id)}{suffix}"
+
+
+def draw_dashed_rectangle(image: np.ndarray, rectangle: Rectangle, colour: Colour, thickness: int) -> None:
+    """The outline of ``rectangle`` (inclusive x1, y1, x2, y2) as dashes 4 line widths long, equal gaps."""
+    x1, y1, x2, y2 = rectangle
+    dash = max(4, 4 * thickness)
+    corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+    for (start_x, start_y), (end_x, end_y) in zip(corners, corners[1:] + corners[:1]):
+        length = max(abs(end_x - start_x), abs(end_y - start_y))
+        for offset in range(0, length + 1, 2 * dash):
+            stop = min(offset + dash - 1, length)
+            points = [
+                (round(start_x + (end_x - start_x) * fraction), round(start_y + (end_y - start_y) * fraction))
+                for fraction in (offset / max(length, 1), stop / max(length, 1))
+            ]
+            cv2.line(image, points[0], points[1], colour, thickness, cv2.LINE_AA)
 
 
 @dataclass(frozen=True)
@@ -138,7 +159,10 @@ def draw_track_box(image: np.ndarray, box: TrackBox, style: AnnotationStyle) -> 
     visibility = () if box.visibility is None else tuple(bool(value) for value in box.visibility)
     layout = layout_box_annotation(box.box, label, len(visibility), (width, height), style)
     x1, y1, x2, y2 = layout.box
-    cv2.rectangle(image, (x1, y1), (x2, y2), colour, style.line_thickness, cv2.LINE_AA)
+    if box.interpolated:
+        draw_dashed_rectangle(image, layout.box, colour, style.line_thickness)
+    else:
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, style.line_thickness, cv2.LINE_AA)
     lx1, ly1, lx2, ly2 = layout.label
     cv2.rectangle(image, (lx1, ly1), (lx2, ly2), colour, -1)
     cv2.putText(image, label, layout.text_origin, FONT, style.font_scale, text_colour_on(colour),

@@ -12,9 +12,11 @@ While the run goes on, each step is appended and flushed to two files per camera
   x,y,w,h,conf``; online_id -1 while unassigned), so that ``finalize`` can give each box the final
   id of its track, even boxes emitted before their track was associated.
 
-``finalize(identities)`` rewrites every camera's ``{camera}.txt`` atomically (temporary file then
-rename) with the final ids; ``close`` without ``finalize`` writes ``{camera}.txt`` from the online
-rows. Both remove the ``.partial`` files.
+``finalize(identities, added_boxes)`` rewrites every camera's ``{camera}.txt`` atomically (temporary
+file then rename) from the journal with the final ids, plus the boxes filled in after the run
+(``added_boxes``, also with their track's final id; one whose track has no id is not written);
+``close`` without ``finalize`` writes ``{camera}.txt`` from the online rows. Both remove the
+``.partial`` files.
 """
 
 from __future__ import annotations
@@ -144,15 +146,24 @@ class MotSink(Sink):
             for path in (self.online_path(camera), self.journal_path(camera)):
                 path.unlink(missing_ok=True)
 
-    def finalize(self, identities: dict[TrackKey, int]) -> None:
-        """Rewrite each camera's file with the final id of every box's track (online id if absent)."""
+    def finalize(self, identities: dict[TrackKey, int], added_boxes: Sequence[TrackBox] = ()) -> None:
+        """Rewrite each camera's file with the final id of every box's track (online id if absent),
+        the added boxes included (their id: the map's, else their own ``global_id``)."""
         if self._closed:
             raise RuntimeError("MotSink.finalize after close")
         final_ids = {(str(key[0]), int(key[1])): int(value) for key, value in identities.items() if value is not None}
+        added_rows: dict[str, list[str]] = {}
+        for box in added_boxes:
+            geometry = box_geometry_text(box)
+            global_id = final_ids.get((camera_file_stem(box.camera), int(box.track_id)), box.global_id)
+            if global_id is not None:
+                added_rows.setdefault(box.camera, []).append(mot_row(int(box.frame_index), int(global_id), geometry))
+        for camera in added_rows:
+            self._open(camera)
         for handle in self._journal.values():
             handle.flush()
         for camera in self._online:
-            rows = []
+            rows = added_rows.get(camera, [])
             with open(self.journal_path(camera), encoding="ascii") as journal:
                 for line in journal:
                     frame, track_id, online_id, geometry = line.rstrip("\n").split(",", 3)

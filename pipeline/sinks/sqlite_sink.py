@@ -11,9 +11,11 @@ Tables (one transaction per step, WAL journal, so a crash leaves a consistent da
 - ``identities(global_id, first_camera, first_track_id, first_frame, first_time_s, num_tracks)``:
   one row per global id: where and when it was first seen, over how many tracks;
 - ``boxes(camera, frame, track_id, timestamp_s, x1, y1, x2, y2, score, visibility,
-  online_global_id)``: every tracked box (pixels); ``visibility`` is the 1+K part visibility as
-  text, e.g. ``"101100011"`` (NULL when no features were extracted); ``online_global_id`` is the id
-  known when the box was emitted (the final one is ``tracks.global_id``);
+  online_global_id, interpolated)``: every tracked box (pixels); ``visibility`` is the 1+K part
+  visibility as text, e.g. ``"101100011"`` (NULL when no features were extracted);
+  ``online_global_id`` is the id known when the box was emitted (the final one is
+  ``tracks.global_id``); ``interpolated`` is 1 for a box filled in after the run across a gap of its
+  track (inserted by ``finalize``; score 0, visibility NULL), 0 for a tracked one;
 - ``tracklet_features(camera, track_id, part, count, embedding)``: the latest part memory of a
   track: ``count`` visible observations of the part, ``embedding`` float32 little-endian [D]
   (``numpy.frombuffer(blob, "<f4")``).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -36,7 +39,7 @@ from pipeline.records import IdentityEvent, TrackBox, TrackKey, TrackletSnapshot
 from pipeline.sinks import FOREGROUND_NAME, Sink, ensure_output_directory
 from reid.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: boxes.interpolated
 
 SCHEMA = """
 CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,7 +75,8 @@ CREATE TABLE boxes (
     y2 REAL NOT NULL,
     score REAL NOT NULL,
     visibility TEXT,
-    online_global_id INTEGER
+    online_global_id INTEGER,
+    interpolated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX boxes_by_frame ON boxes (camera, frame);
 CREATE INDEX boxes_by_track ON boxes (camera, track_id);
@@ -98,8 +102,9 @@ ON CONFLICT (camera, track_id) DO UPDATE SET
 """
 
 INSERT_BOX = """
-INSERT INTO boxes (camera, frame, track_id, timestamp_s, x1, y1, x2, y2, score, visibility, online_global_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO boxes (camera, frame, track_id, timestamp_s, x1, y1, x2, y2, score, visibility, online_global_id,
+                   interpolated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 # SQLite takes the bare columns of a MIN() aggregate from the row holding the minimum.
@@ -124,7 +129,12 @@ def _box_row(box: TrackBox) -> tuple:
         raise ValueError(f"box of track {box.camera}/{box.track_id} at frame {box.frame_index} is not finite")
     online_id = None if box.global_id is None else int(box.global_id)
     return (box.camera, int(box.frame_index), int(box.track_id), timestamp, x1, y1, x2, y2, score,
-            visibility_text(box.visibility), online_id)
+            visibility_text(box.visibility), online_id, int(bool(box.interpolated)))
+
+
+def _track_row(box_row: tuple) -> tuple:
+    """The ``UPSERT_TRACK`` row of one ``_box_row``: the track seen at that box's frame and time."""
+    return box_row[0], box_row[2], box_row[10], box_row[1], box_row[1], box_row[3], box_row[3]
 
 
 def _snapshot_rows(snapshot: TrackletSnapshot) -> tuple[tuple, list[tuple]]:
@@ -218,9 +228,7 @@ class SqliteSink(Sink):
         """One transaction: boxes, their tracks' extents and ids, identity events, identities."""
         self._check_open("write_step")
         box_rows = [_box_row(box) for box in boxes]
-        track_rows = [
-            (row[0], row[2], row[10], row[1], row[1], row[3], row[3]) for row in box_rows
-        ]
+        track_rows = [_track_row(row) for row in box_rows]
         touched = {row[10] for row in box_rows if row[10] is not None}
         reassigned = []
         for event in events:
@@ -256,11 +264,17 @@ class SqliteSink(Sink):
                 )
             self._refresh_identities(touched)
 
-    def finalize(self, identities: dict[TrackKey, int]) -> None:
-        """One transaction: set every listed track's final global id and rebuild ``identities``."""
+    def finalize(self, identities: dict[TrackKey, int], added_boxes: Sequence[TrackBox] = ()) -> None:
+        """One transaction: insert the added boxes (``interpolated`` = 1), set every listed track's
+        final global id and rebuild ``identities``."""
         self._check_open("finalize")
         updates = [(int(value), str(key[0]), int(key[1])) for key, value in identities.items() if value is not None]
+        added_rows = [_box_row(replace(box, interpolated=True)) for box in added_boxes]
+        track_rows = [_track_row(row) for row in added_rows]
         with self._connection:
+            self._add_cameras(row[0] for row in added_rows)
+            self._connection.executemany(INSERT_BOX, added_rows)
+            self._connection.executemany(UPSERT_TRACK, track_rows)
             self._connection.executemany("UPDATE tracks SET global_id = ? WHERE camera = ? AND track_id = ?", updates)
             self._connection.execute("DELETE FROM identities")
             self._connection.execute(IDENTITIES_FROM_TRACKS.format(restriction=""))
