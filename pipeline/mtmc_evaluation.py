@@ -32,6 +32,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -317,13 +318,84 @@ def _indices_by_frame(table: MotTable) -> dict[int, np.ndarray]:
     return {int(frame): part for frame, part in zip(frames, np.split(order, starts[1:]))}
 
 
-def _accumulate_camera(
-    ground_truth: MotTable,
-    prediction: MotTable,
-    accumulators: list[tuple[object, int]],
-    iou_threshold: float,
-) -> None:
-    """Feed one camera, frame by frame, to each (``MOTAccumulator``, frame offset) pair."""
+@dataclass(frozen=True)
+class CameraFiles:
+    """One camera's ground truth and predictions, and where it starts in the merged sequence.
+
+    offset: the sum of the previous cameras' frame counts (a camera's frame count is its last
+    frame with a box, ground truth or prediction); missing_prediction: no prediction file (the
+    prediction table is then empty).
+    """
+
+    camera: str
+    ground_truth: MotTable
+    prediction: MotTable
+    offset: int
+    missing_prediction: bool
+
+    @property
+    def frame_count(self) -> int:
+        return max(self.ground_truth.last_frame, self.prediction.last_frame)
+
+
+@dataclass(frozen=True)
+class ScoredFrame:
+    """One frame of one camera as it is scored: ignored ground truth and predictions on it removed.
+
+    truth_ids: int64 [N]; truth_boxes: float64 [N, 4]; predicted_ids: int64 [M];
+    predicted_boxes: float64 [M, 4] (x, y, w, h in pixels).
+    """
+
+    frame: int
+    truth_ids: np.ndarray
+    truth_boxes: np.ndarray
+    predicted_ids: np.ndarray
+    predicted_boxes: np.ndarray
+
+
+def check_thresholds(min_visibility: float, iou_threshold: float) -> None:
+    """``UserError`` unless min_visibility is in [0, 1] and iou_threshold in (0, 1]."""
+    if not 0.0 <= float(min_visibility) <= 1.0:
+        raise UserError(f"min visibility must be in [0, 1], got {min_visibility}")
+    if not 0.0 < float(iou_threshold) <= 1.0:
+        raise UserError(f"IoU threshold must be in (0, 1], got {iou_threshold}")
+
+
+def read_cameras(gt_dir: str | Path, pred_dir: str | Path, min_visibility: float = 0.0) -> list[CameraFiles]:
+    """Read every camera of ``gt_dir`` and its predictions in ``pred_dir``, in natural name order,
+    with its frame offset in the merged sequence.
+
+    Raises ``UserError`` (one line) for a missing directory, no ground truth, a prediction camera
+    without ground truth, or a malformed line.
+    """
+    gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
+    truth_files = _mot_files(gt_dir, "ground-truth")
+    predicted_files = _mot_files(pred_dir, "prediction")
+    if not truth_files:
+        raise UserError(f"no ground-truth files (*.txt) in {gt_dir}")
+    unknown = [camera for camera in predicted_files if camera not in truth_files]
+    if unknown:
+        raise UserError(
+            f"prediction camera {unknown[0]} ({predicted_files[unknown[0]]}) has no ground truth in {gt_dir}"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+        )
+    cameras: list[CameraFiles] = []
+    offset = 0
+    for camera, truth_path in truth_files.items():
+        ground_truth = read_mot_file(truth_path, ground_truth=True, min_visibility=min_visibility)
+        missing = camera not in predicted_files
+        if missing:
+            prediction = MotTable.empty(pred_dir / f"{camera}.txt")
+        else:
+            prediction = read_mot_file(predicted_files[camera], ground_truth=False)
+        cameras.append(CameraFiles(camera, ground_truth, prediction, offset, missing))
+        offset += cameras[-1].frame_count
+    return cameras
+
+
+def scored_frames(ground_truth: MotTable, prediction: MotTable, iou_threshold: float) -> Iterator[ScoredFrame]:
+    """One camera's frames in order, without ignored ground truth and the predictions that match it
+    (``predictions_on_ignored``); frames left with no box at all are skipped."""
     truth_by_frame, predicted_by_frame = _indices_by_frame(ground_truth), _indices_by_frame(prediction)
     empty = np.zeros(0, np.int64)
     for frame in sorted(set(truth_by_frame) | set(predicted_by_frame)):
@@ -336,10 +408,21 @@ def _accumulate_camera(
         predicted, predicted_boxes = predicted[keep_predicted], predicted_boxes[keep_predicted]
         if not len(truth) and not len(predicted):
             continue
-        distances = iou_distances(truth_boxes, predicted_boxes, iou_threshold)
-        truth_ids, predicted_ids = ground_truth.ids[truth].tolist(), prediction.ids[predicted].tolist()
+        yield ScoredFrame(frame, ground_truth.ids[truth], truth_boxes, prediction.ids[predicted], predicted_boxes)
+
+
+def _accumulate_camera(
+    ground_truth: MotTable,
+    prediction: MotTable,
+    accumulators: list[tuple[object, int]],
+    iou_threshold: float,
+) -> None:
+    """Feed one camera, frame by frame, to each (``MOTAccumulator``, frame offset) pair."""
+    for scored in scored_frames(ground_truth, prediction, iou_threshold):
+        distances = iou_distances(scored.truth_boxes, scored.predicted_boxes, iou_threshold)
+        truth_ids, predicted_ids = scored.truth_ids.tolist(), scored.predicted_ids.tolist()
         for accumulator, offset in accumulators:
-            accumulator.update(truth_ids, predicted_ids, distances, frameid=offset + frame)
+            accumulator.update(truth_ids, predicted_ids, distances, frameid=offset + scored.frame)
 
 
 def evaluate_mtmc(
@@ -355,55 +438,32 @@ def evaluate_mtmc(
     """
     import motmetrics  # pandas-heavy: imported only when scoring
 
-    if not 0.0 <= float(min_visibility) <= 1.0:
-        raise UserError(f"min visibility must be in [0, 1], got {min_visibility}")
-    if not 0.0 < float(iou_threshold) <= 1.0:
-        raise UserError(f"IoU threshold must be in (0, 1], got {iou_threshold}")
-    gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
-    truth_files = _mot_files(gt_dir, "ground-truth")
-    predicted_files = _mot_files(pred_dir, "prediction")
-    if not truth_files:
-        raise UserError(f"no ground-truth files (*.txt) in {gt_dir}")
-    unknown = [camera for camera in predicted_files if camera not in truth_files]
-    if unknown:
-        raise UserError(
-            f"prediction camera {unknown[0]} ({predicted_files[unknown[0]]}) has no ground truth in {gt_dir}"
-            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-        )
-
+    check_thresholds(min_visibility, iou_threshold)
+    cameras = read_cameras(gt_dir, pred_dir, min_visibility)
     merged = motmetrics.MOTAccumulator(auto_id=False)
-    per_camera_accumulators: dict[str, object] = {}
-    offsets: dict[str, int] = {}
-    missing: list[str] = []
-    offset = 0
-    for camera, truth_path in truth_files.items():
-        ground_truth = read_mot_file(truth_path, ground_truth=True, min_visibility=min_visibility)
-        if camera in predicted_files:
-            prediction = read_mot_file(predicted_files[camera], ground_truth=False)
-        else:
-            prediction = MotTable.empty(pred_dir / f"{camera}.txt")
-            missing.append(camera)
+    per_camera_accumulators = []
+    for files in cameras:
         camera_accumulator = motmetrics.MOTAccumulator(auto_id=False)
-        offsets[camera] = offset
-        _accumulate_camera(ground_truth, prediction, [(camera_accumulator, 0), (merged, offset)], iou_threshold)
-        per_camera_accumulators[camera] = camera_accumulator
-        offset += max(ground_truth.last_frame, prediction.last_frame)
+        _accumulate_camera(
+            files.ground_truth, files.prediction, [(camera_accumulator, 0), (merged, files.offset)], iou_threshold
+        )
+        per_camera_accumulators.append(camera_accumulator)
 
     host = motmetrics.metrics.create()
-    cameras = list(per_camera_accumulators)
     row_names = [f"camera {index}" for index in range(len(cameras))]  # a camera may be named OVERALL
     per_camera_frame = host.compute_many(
-        list(per_camera_accumulators.values()), metrics=list(MOTMETRICS_NAMES), names=row_names, generate_overall=True
+        per_camera_accumulators, metrics=list(MOTMETRICS_NAMES), names=row_names, generate_overall=True
     )
     merged_frame = host.compute(merged, metrics=list(MOTMETRICS_NAMES), name="multi_camera")
     return MtmcReport(
         multi_camera=TrackingScores.from_motmetrics(merged_frame.loc["multi_camera"]),
         per_camera={
-            camera: TrackingScores.from_motmetrics(per_camera_frame.loc[row]) for camera, row in zip(cameras, row_names)
+            files.camera: TrackingScores.from_motmetrics(per_camera_frame.loc[row])
+            for files, row in zip(cameras, row_names)
         },
         per_camera_total=TrackingScores.from_motmetrics(per_camera_frame.loc["OVERALL"]),
-        frame_offsets=offsets,
-        missing_predictions=tuple(missing),
+        frame_offsets={files.camera: files.offset for files in cameras},
+        missing_predictions=tuple(files.camera for files in cameras if files.missing_prediction),
         iou_threshold=float(iou_threshold),
         min_visibility=float(min_visibility),
     )
