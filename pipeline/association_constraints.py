@@ -48,6 +48,10 @@ class AssociationConstraints:
             frozenset(window.cameras): window for window in settings.transit_windows
         }
 
+    @property
+    def has_transit_windows(self) -> bool:
+        return bool(self._windows)
+
     def pair_allowed(self, a: TimeSpan, b: TimeSpan) -> bool:
         """May tracks ``a`` and ``b`` belong to one person (ignoring transit windows)?"""
         if not overlap_in_time(a, b):

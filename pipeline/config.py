@@ -9,6 +9,7 @@ from typing import Any, Literal
 from reid.config import ConfigError, build_typed_config, read_yaml_mapping
 from pipeline.association import AssociationSettings
 from pipeline.association_constraints import TransitWindow
+from pipeline.track_repair import StitchSettings
 from pipeline.live_sources import LiveSettings
 
 
@@ -75,6 +76,10 @@ class AssociationConfig:
     # A number, or "auto": the threshold calibrated for the model and this distance
     # (python -m pipeline.calibrate; the demo calibrates its model after training).
     distance_threshold: float | Literal["auto"] = "auto"
+    # Thresholds for 1, 2, ... shared embeddings; with "auto", the model's tracklet calibration.
+    thresholds_by_shared: list[float] | None = None
+    ratio: float = 0.9  # online: the best identity's distance at most this times the second best's
+    decision_patience: int = 4
     refine_threshold: float | None = None
     min_observations: int = 5
     min_part_observations: int = 1
@@ -82,6 +87,11 @@ class AssociationConfig:
     views_overlap: bool = True
     transit_windows: list[TransitWindowConfig] = field(default_factory=list)
     track_timeout_s: float = 2.0
+    identity_retention_s: float = 600.0  # identities unseen this long leave the matching set
+    constraint_horizon_s: float = 120.0
+    refine_neighbours: int = 20
+    stitching: StitchSettings = field(default_factory=StitchSettings)
+    gap_filling_max_s: float = 2.0  # recorded runs: fill track gaps up to this long (0: off)
 
     def settings(self, source: str = "<config>", calibrated_threshold: float | None = None) -> AssociationSettings:
         """The association's settings; ``calibrated_threshold`` resolves ``distance_threshold: auto``."""
@@ -93,10 +103,20 @@ class AssociationConfig:
             if len(window.cameras) != 2:
                 raise ConfigError(f"{source}: key 'association.transit_windows[{index}].cameras': expected 2 cameras")
             windows.append(TransitWindow((window.cameras[0], window.cameras[1]), window.min_s, window.max_s))
+        if not 0 < self.ratio <= 1:
+            raise ConfigError(f"{source}: key 'association.ratio': expected a number in (0, 1], got {self.ratio}")
         return AssociationSettings(
             distance=self.distance,
             distance_threshold=float(threshold),
+            thresholds_by_shared=tuple(self.thresholds_by_shared) if self.thresholds_by_shared else None,
+            ratio=float(self.ratio),
+            decision_patience=self.decision_patience,
             refine_threshold=self.refine_threshold,
+            identity_retention_s=self.identity_retention_s,
+            constraint_horizon_s=self.constraint_horizon_s,
+            refine_neighbours=self.refine_neighbours,
+            stitching=self.stitching,
+            gap_filling_max_s=self.gap_filling_max_s,
             min_observations=self.min_observations,
             min_part_observations=self.min_part_observations,
             refine=self.refine,

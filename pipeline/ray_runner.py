@@ -343,9 +343,11 @@ class AssociationWorker:
         cameras: list[str],
         video_fps: dict[str, float],
         output,
+        video_sources: dict[str, str] | None = None,
     ) -> None:
         self.stage = AssociationStage(
-            settings, extractor, output_dir, cameras, sink_settings_for(output, video_fps, extractor.part_names)
+            settings, extractor, output_dir, cameras,
+            sink_settings_for(output, video_fps, extractor.part_names, video_sources),
         )
 
     def process_step(self, timestamp_s: float, image_cameras: tuple[str, ...], *values) -> int:
@@ -572,6 +574,7 @@ class RayRunner:
                     [info.camera for info in infos],
                     {info.camera: info.fps for info in infos},
                     self.config.output,
+                    {camera: str(Path(path).resolve()) for camera, path in self.streams},
                 )
             )
         except BaseException:

@@ -59,7 +59,8 @@ class TrackBox:
 
     visibility: the 1+K part visibility of this box's crop (None when no features were extracted,
     e.g. a tiny or truncated crop); global_id: the identity known when the box was emitted (None
-    while the track is not yet associated).
+    while the track is not yet associated); interpolated: the box was not detected but filled in
+    after the run across a short gap of its track (``pipeline.track_repair``; score 0).
     """
 
     camera: str
@@ -70,6 +71,7 @@ class TrackBox:
     score: float
     visibility: tuple[bool, ...] | None = None
     global_id: int | None = None
+    interpolated: bool = False
 
     @property
     def key(self) -> TrackKey:

@@ -86,8 +86,10 @@ class InProcessRunner:
         progress: bool = True,
         config_source: str = "<config>",
         duration_s: float | None = None,
+        association_stage=AssociationStage,
     ):
         self.config = config
+        self.association_stage = association_stage  # the class (or factory) of the association stage
         self.streams = streams
         self.extraction = FeatureExtractionStage(extractor)
         self.extractor_description = self.extraction.describe().description
@@ -125,13 +127,16 @@ class InProcessRunner:
             detector = build_detector(self.config.detector, cameras)
             trackers = {source.camera: TrackingStage(source.camera, self.config.tracker, source.fps) for source in sources}
             extractor = self.extraction.describe()
-            association = AssociationStage(
+            association = self.association_stage(
                 self.association_settings,
                 extractor,
                 self.output_dir,
                 cameras,
                 sink_settings_for(
-                    self.config.output, {source.camera: source.fps for source in sources}, extractor.part_names
+                    self.config.output,
+                    {source.camera: source.fps for source in sources},
+                    extractor.part_names,
+                    {} if live else {source.camera: source.path for source in sources},
                 ),
             )
             every = max(1, self.config.extractor.every_n_frames)

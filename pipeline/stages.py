@@ -27,6 +27,7 @@ from pipeline.config import CropRule, OutputConfig, TrackerConfig
 from pipeline.extraction import DetectionFeatures, crop_is_usable, cut_crop
 from pipeline.records import Detections, Frame, IdentityEvent, TrackBox, TrackKey
 from pipeline.sinks import SinkGroup, SinkSettings, build_sinks
+from pipeline.track_repair import TrackBoxHistory
 
 STAGES = ("decode", "detect", "extract", "track", "associate", "write")
 
@@ -207,9 +208,16 @@ class TrackingStage:
 
 
 def sink_settings_for(
-    output: OutputConfig, video_fps: Mapping[str, float], part_names: Sequence[str]
+    output: OutputConfig,
+    video_fps: Mapping[str, float],
+    part_names: Sequence[str],
+    video_sources: Mapping[str, str] | None = None,
 ) -> SinkSettings:
-    """The sinks the output configuration turns on."""
+    """The sinks the output configuration turns on.
+
+    video_sources: the recorded file of each camera (camera -> path), so that its annotated video is
+    drawn after the run with the final ids; live cameras (absent) are drawn online.
+    """
     return SinkSettings(
         mot=output.mot,
         events=output.events,
@@ -217,6 +225,7 @@ def sink_settings_for(
         video=output.videos,
         video_fps=dict(video_fps),
         part_names=tuple(part_names),
+        video_sources={camera: str(Path(path).resolve()) for camera, path in dict(video_sources or {}).items()},
     )
 
 
@@ -226,6 +235,7 @@ class AssociationOutcome:
 
     tracks: int
     identities: int
+    filled_boxes: int = 0  # boxes gap filling added after the run
 
 
 class AssociationStage:
@@ -247,6 +257,9 @@ class AssociationStage:
         self.settings = settings
         self.clock = StageClock()
         self.association = CrossCameraAssociation(settings, extractor.num_parts, extractor.embedding_dim)
+        # Recorded runs (those that refine) keep every box for the gap filling after the run.
+        self.box_history = TrackBoxHistory() if settings.refine and settings.gap_filling_max_s > 0 else None
+        self.tracks_seen = 0
         self.sink = SinkGroup(build_sinks(output_dir, list(cameras), sinks))
 
     def identities_seen(self) -> int:
@@ -267,37 +280,61 @@ class AssociationStage:
                 for row in range(len(tracked)):
                     key = TrackKey(tracked.camera, int(tracked.track_ids[row]))
                     embeddings, visibility = tracked.box_features(row)
-                    events.extend(
-                        association.observe(
-                            key, tracked.timestamp_s, tracked.frame_index, embeddings,
-                            visibility if embeddings is not None else None,
-                        )
+                    box = tuple(float(value) for value in tracked.boxes[row])
+                    started = association.observe(
+                        key, tracked.timestamp_s, tracked.frame_index, embeddings,
+                        visibility if embeddings is not None else None, box,
                     )
-                    rows.append((tracked, key, tracked.boxes[row], float(tracked.scores[row]), visibility))
+                    self.tracks_seen += sum(event.kind == "track_started" for event in started)
+                    events.extend(started)
+                    if self.box_history is not None:
+                        self.box_history.add(key, tracked.frame_index, tracked.timestamp_s, box)
+                    rows.append((tracked, key, box, float(tracked.scores[row]), visibility))
             events.extend(association.step(timestamp_s))
+            ended = association.drain_ended_snapshots()
         with self.clock.measure("write"):
             boxes = [
                 TrackBox(
                     tracked.camera, tracked.frame_index, tracked.timestamp_s, key.track_id,
-                    tuple(float(v) for v in box), score,
+                    box, score,
                     None if visibility is None else tuple(bool(v) for v in visibility),
                     association.global_id(key),
                 )
                 for tracked, key, box, score, visibility in rows
             ]
             self.sink.write_step(boxes, events, dict(images) if images is not None else None)
+            if ended:
+                self.sink.write_tracklets(ended)
 
     def finish(self, last_timestamp_s: float) -> AssociationOutcome:
         """Refine (when configured), write the tracklets and the final identity map."""
         with self.clock.measure("associate"):
             final_events = self.association.refine(last_timestamp_s) if self.settings.refine else []
+            identity_map = self.association.identity_map()
+            added = self.filled_boxes(identity_map)
         with self.clock.measure("write"):
             if final_events:
                 self.sink.write_step([], final_events, None)
             self.sink.write_tracklets(self.association.snapshots())
-            self.sink.finalize(self.association.identity_map())
-        identity_map = self.association.identity_map()
-        return AssociationOutcome(len(self.association.tracklets), len(set(identity_map.values())))
+            self.sink.finalize(identity_map, added)
+        return AssociationOutcome(self.tracks_seen, len(set(identity_map.values())), len(added))
+
+    def filled_boxes(self, identity_map: dict[TrackKey, int]) -> list[TrackBox]:
+        """The boxes gap filling adds to a recorded run (tracks with a final id only)."""
+        if self.box_history is None:
+            return []
+        filled = self.box_history.filled_boxes(self.settings.gap_filling_max_s, self.association.stitches)
+        # A filled box never gives its identity a second box in one camera frame (a stitched gap may
+        # hold another member of the identity).
+        occupied = self.box_history.occupied(identity_map)
+        added = []
+        for key, frame, timestamp, box in filled:
+            global_id = identity_map.get(key)
+            if global_id is None or (key.camera, frame, global_id) in occupied:
+                continue
+            occupied.add((key.camera, frame, global_id))
+            added.append(TrackBox(key.camera, frame, timestamp, key.track_id, box, 0.0, None, global_id, interpolated=True))
+        return added
 
     def close(self) -> None:
         self.sink.close()

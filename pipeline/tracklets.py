@@ -35,6 +35,13 @@ class PartMemory:
         self.sums += other.sums
         self.counts += other.counts
 
+    def remove(self, other: "PartMemory") -> None:
+        """Take back what ``merge(other)`` added (a track leaving its identity)."""
+        self.sums -= other.sums
+        self.counts -= other.counts
+        self.sums[self.counts <= 0] = 0.0
+        np.maximum(self.counts, 0, out=self.counts)
+
     def copy(self) -> "PartMemory":
         return PartMemory(self.sums.copy(), self.counts.copy())
 
@@ -58,10 +65,22 @@ class Tracklet:
     last_frame: int
     observations: int = 0  # detections with features
     boxes: int = 0  # detections in total
+    first_box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 at first_frame
+    last_box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 at last_frame
 
     def observe(
-        self, timestamp_s: float, frame_index: int, embeddings: np.ndarray | None, visibility: np.ndarray | None
+        self,
+        timestamp_s: float,
+        frame_index: int,
+        embeddings: np.ndarray | None,
+        visibility: np.ndarray | None,
+        box: tuple[float, float, float, float] | None = None,
     ) -> None:
+        if box is not None:
+            if self.first_box is None or timestamp_s <= self.first_timestamp_s:
+                self.first_box = box
+            if self.last_box is None or timestamp_s >= self.last_timestamp_s:
+                self.last_box = box
         self.first_timestamp_s = min(self.first_timestamp_s, timestamp_s)
         self.last_timestamp_s = max(self.last_timestamp_s, timestamp_s)
         self.first_frame = min(self.first_frame, frame_index)

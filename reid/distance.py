@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from reid.features import PartFeatures
@@ -75,3 +76,31 @@ def euclidean_distance(query: torch.Tensor, gallery: torch.Tensor, chunk_size: i
 def global_distance(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
     """Euclidean distance of the foreground embeddings alone (index 0). -> float32 [N_q, N_g]."""
     return euclidean_distance(query.embeddings[:, 0], gallery.embeddings[:, 0])
+
+
+def shared_embedding_counts(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
+    """How many embeddings are visible in both crops. -> int64 [N_q, N_g] (0: nothing shared)."""
+    left = query.visibility.float()
+    right = gallery.visibility.to(left.device).float()
+    return (left @ right.T).round().long()
+
+
+def paired_visible_part_distance(
+    embeddings: np.ndarray, visibility: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 65536
+) -> tuple[np.ndarray, np.ndarray]:
+    """The visible-part distance of the row pairs (left[i], right[i]) only (no all-pairs matrix).
+
+    embeddings: float [N, E, D]; visibility: bool [N, E]; left, right: int [P].
+    Returns (float64 [P], ``inf`` where nothing is shared; int64 [P] shared embedding counts).
+    """
+    distances = np.empty(len(left), dtype=np.float64)
+    shared_counts = np.empty(len(left), dtype=np.int64)
+    for start in range(0, len(left), chunk):
+        a, b = left[start : start + chunk], right[start : start + chunk]
+        per_embedding = np.linalg.norm(embeddings[a] - embeddings[b], axis=2)  # [P, E]
+        shared = visibility[a] & visibility[b]
+        count = shared.sum(axis=1)
+        total = (per_embedding * shared).sum(axis=1)
+        distances[start : start + chunk] = np.where(count > 0, total / np.maximum(count, 1), np.inf)
+        shared_counts[start : start + chunk] = count
+    return distances, shared_counts

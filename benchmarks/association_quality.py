@@ -1,0 +1,205 @@
+"""Association quality on synthetic worlds: multi-camera IDF1 of each association variant, side by side.
+
+    python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR]
+
+Per world, detection (the world's public detections), feature extraction and tracking run once and
+their per-step output is cached (``--cache``, default ``~/.cache/bpsema/association_quality``);
+then the association stage alone is replayed per variant and scored with ``pipeline.mtmc_evaluation``:
+
+- ``online``: online decisions only (no refine, no gap filling);
+- ``refine``: + the refine pass (no stitching, no gap filling);
+- ``+stitch``: + stitching of fragments inside a camera;
+- ``+gaps``: + gap filling (the configured pipeline);
+- ``global``: the configured pipeline on the foreground embedding alone;
+- ``oracle``: every track relabelled with its majority ground-truth person (what association
+  could reach with these tracks; gap filling on).
+
+The thresholds are the model's calibration (``distance_threshold: auto``); nothing is fitted to
+the worlds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+from pipeline.stages import AssociationStage  # noqa: E402
+
+VARIANTS = ("online", "refine", "+stitch", "+gaps", "global", "oracle")
+
+
+class RecordingAssociationStage(AssociationStage):
+    """The association stage that also keeps every step's tracked frames (for replays)."""
+
+    recorded: list = []
+
+    def process_step(self, timestamp_s, tracked_frames, images=None):
+        RecordingAssociationStage.recorded.append((timestamp_s, list(tracked_frames)))
+        super().process_step(timestamp_s, tracked_frames, None)
+
+
+def record_world(world: Path, model: str, cache: Path, config):
+    """The world's per-step tracked frames (cached) and the extractor description."""
+    from pipeline.demo import world_streams
+    from pipeline.runner import InProcessRunner
+    from reid.runtime import load_extractor
+
+    path = cache / f"{world.resolve().name}_{Path(model).name}.pickle"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
+    RecordingAssociationStage.recorded = []
+    with tempfile.TemporaryDirectory() as output:
+        runner = InProcessRunner(
+            config, world_streams(world), extractor, output, progress=False,
+            association_stage=RecordingAssociationStage,
+        )
+        runner.run()
+    description = runner.extraction.describe()
+    recorded = (description, RecordingAssociationStage.recorded)
+    RecordingAssociationStage.recorded = []
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(recorded, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return recorded
+
+
+def replay(recorded, settings, cameras, output: Path, identity_override=None) -> dict:
+    """Run the association stage alone over recorded steps; returns its MOT directory's scores."""
+    from pipeline.mtmc_evaluation import evaluate_mtmc
+    from pipeline.sinks import SinkSettings
+
+    description, steps = recorded
+    stage = AssociationStage(settings, description, output, cameras, SinkSettings(events=False, sqlite=False))
+    started = time.perf_counter()
+    try:
+        for timestamp, tracked in steps:
+            stage.process_step(timestamp, tracked, None)
+        if identity_override is not None:
+            identity_override(stage)
+        stage.finish(steps[-1][0] if steps else 0.0)
+    finally:
+        stage.close()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "stage": stage}
+
+
+def oracle_override(ground_truth: Path):
+    """An override that relabels every track with its majority ground-truth person (by IoU >= 0.5)."""
+    from pipeline.mtmc_evaluation import iou_xywh, read_mot_file
+
+    tables = {path.stem: read_mot_file(path, ground_truth=True) for path in sorted(ground_truth.glob("*.txt"))}
+
+    def apply(stage):
+        association = stage.association
+        history = stage.box_history
+        votes: dict = {}
+        for key, frames in history._frames.items():
+            table = tables.get(key.camera)
+            if table is None:
+                continue
+            for frame, box in zip(frames, history._boxes[key]):
+                rows = np.flatnonzero(table.frames == frame)
+                if not len(rows):
+                    continue
+                xywh = np.array([[box[0], box[1], box[2] - box[0], box[3] - box[1]]])
+                overlaps = iou_xywh(xywh, table.boxes[rows])[0]
+                best = int(np.argmax(overlaps))
+                if overlaps[best] >= 0.5:
+                    person = int(table.ids[rows[best]])
+                    votes.setdefault(key, {}).setdefault(person, 0)
+                    votes[key][person] += 1
+        mapping = {key: max(counts, key=counts.get) for key, counts in votes.items()}
+        # two tracks of one camera at one time cannot both be the person: the smaller one is not
+        tracklets = association.all_tracklets()
+        for key in sorted(mapping, key=lambda key: -votes[key][mapping[key]]):
+            for other in mapping:
+                if other != key and other.camera == key.camera and mapping[other] == mapping[key]:
+                    a, b = tracklets[key], tracklets[other]
+                    if a.first_timestamp_s <= b.last_timestamp_s and b.first_timestamp_s <= a.last_timestamp_s:
+                        if votes[other][mapping[other]] <= votes[key][mapping[key]]:
+                            mapping[other] = -1 - len(mapping) - hash(other) % 1_000_000
+        offset = 1_000_000
+        association.refine = lambda timestamp: []  # keep the oracle's labels
+        association.assignments = {key: offset + person for key, person in mapping.items()}
+
+    return apply
+
+
+def main(argv=None) -> int:
+    from pipeline.calibration import resolve_distance_threshold
+    from pipeline.config import load_pipeline_config
+    from pipeline.mtmc_evaluation import evaluate_mtmc
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--world", action="append", required=True, type=Path)
+    parser.add_argument("--reid", default=str(REPOSITORY / "models/bpsema_small_synthetic.pt"))
+    parser.add_argument("--config", default=str(REPOSITORY / "configs/pipeline/files.yaml"))
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/bpsema/association_quality")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--threshold-scale", type=float, default=1.0,
+                        help="multiply the calibrated thresholds (to study their effect; the pipeline uses 1)")
+    arguments = parser.parse_args(argv)
+
+    config = load_pipeline_config(arguments.config)
+    config.detector.backend = "detections"
+    config.output.videos = False
+    threshold, origin = resolve_distance_threshold(config.association, arguments.reid)
+    print(f"thresholds: {origin}")
+    rows = []
+    for world in arguments.world:
+        config.detector.detections_dir = str(world / "det")
+        started = time.perf_counter()
+        recorded = record_world(world, arguments.reid, arguments.cache, config)
+        cameras = sorted({frame.camera for _, frames in recorded[1] for frame in frames})
+        print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
+        for variant in arguments.variants:
+            association = dataclasses.replace(config.association)
+            if variant == "global":
+                association.distance = "global"
+                association.thresholds_by_shared = None
+                association.distance_threshold = "auto"
+                resolve_distance_threshold(association, arguments.reid)
+            settings = association.settings()
+            if arguments.threshold_scale != 1.0:
+                scaled = tuple(arguments.threshold_scale * value for value in settings.match_rule().thresholds_by_shared)
+                settings = dataclasses.replace(
+                    settings, thresholds_by_shared=scaled, distance_threshold=arguments.threshold_scale * settings.distance_threshold
+                )
+            if variant == "online":
+                settings = dataclasses.replace(settings, refine=False, gap_filling_max_s=0.0)
+            elif variant == "refine":
+                settings = dataclasses.replace(
+                    settings, gap_filling_max_s=0.0, stitching=dataclasses.replace(settings.stitching, enabled=False)
+                )
+            elif variant == "+stitch":
+                settings = dataclasses.replace(settings, gap_filling_max_s=0.0)
+            override = oracle_override(world / "gt") if variant == "oracle" else None
+            with tempfile.TemporaryDirectory() as output:
+                result = replay(recorded, settings, cameras, Path(output), override)
+                report = evaluate_mtmc(world / "gt", Path(output) / "mot")
+            score = report.multi_camera
+            rows.append((world.name, variant, score.idf1, score.idp, score.idr, result["seconds"]))
+            print(f"  {variant:>8}: IDF1 {100 * score.idf1:5.1f}  IDP {100 * score.idp:5.1f}  IDR {100 * score.idr:5.1f}"
+                  f"  ({result['seconds']:.1f} s)", flush=True)
+    print()
+    print(f"{'world':>12} | " + " | ".join(f"{variant:>7}" for variant in arguments.variants))
+    for world in dict.fromkeys(row[0] for row in rows):
+        values = {row[1]: row[2] for row in rows if row[0] == world}
+        print(f"{world:>12} | " + " | ".join(f"{100 * values[variant]:7.1f}" for variant in arguments.variants))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
