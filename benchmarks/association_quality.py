@@ -48,13 +48,13 @@ class RecordingAssociationStage(AssociationStage):
         super().process_step(timestamp_s, tracked_frames, None)
 
 
-def record_world(world: Path, model: str, cache: Path, config):
+def record_world(world: Path, model: str, cache: Path, config, config_name: str = "demo"):
     """The world's per-step tracked frames (cached) and the extractor description."""
     from pipeline.demo import world_streams
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
-    path = cache / f"{world.resolve().name}_{Path(model).name}.pickle"
+    path = cache / f"{world.resolve().name}_{Path(model).name}_{config_name}.pickle"
     if path.is_file():
         with open(path, "rb") as handle:
             return pickle.load(handle)
@@ -145,7 +145,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", action="append", required=True, type=Path)
     parser.add_argument("--reid", default=str(REPOSITORY / "models/bpsema_small_synthetic.pt"))
-    parser.add_argument("--config", default=str(REPOSITORY / "configs/pipeline/files.yaml"))
+    parser.add_argument("--config", default=str(REPOSITORY / "configs/pipeline/demo.yaml"),
+                        help="pipeline YAML (default: the one run_pipeline.py --world uses)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/bpsema/association_quality")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--threshold-scale", type=float, default=1.0,
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
     for world in arguments.world:
         config.detector.detections_dir = str(world / "det")
         started = time.perf_counter()
-        recorded = record_world(world, arguments.reid, arguments.cache, config)
+        recorded = record_world(world, arguments.reid, arguments.cache, config, Path(arguments.config).stem)
         cameras = sorted({frame.camera for _, frames in recorded[1] for frame in frames})
         print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
         for variant in arguments.variants:

@@ -83,3 +83,45 @@ def test_bad_inputs_are_one_line_and_exit_code_2(world, checkpoint, tmp_path):
         assert completed.returncode == 2, (arguments, completed.stderr[-2000:])
         lines = completed.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], completed.stderr
+
+
+def test_every_output_of_a_recorded_run_agrees_on_each_box_id(world, checkpoint, tmp_path):
+    """MOT files, the store, the events' last word and the video all tell one answer per box, and no
+    camera frame holds one global id twice (refinement and gap filling included)."""
+    import cv2
+
+    output = tmp_path / "out"
+    configuration = tmp_path / "config.yaml"
+    configuration.write_text(yaml.safe_dump({"output": {"videos": True}, "association": {"min_observations": 2}}))
+    completed = run("--world", str(world), "--reid", str(checkpoint), "--output", str(output), "--no-progress",
+                    "--config", str(configuration))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    mot_rows = {}
+    for camera in ("cam1", "cam2"):
+        for line in (output / "mot" / f"{camera}.txt").read_text().splitlines():
+            frame, global_id, x, y, w, h = line.split(",")[:6]
+            key = (camera, int(frame), int(global_id))
+            assert key not in mot_rows, f"{key} twice in one frame"
+            mot_rows[key] = (float(x), float(y))
+    with sqlite3.connect(output / "tracks.sqlite") as connection:
+        stored = connection.execute(
+            "select b.camera, b.frame, t.global_id, b.x1, b.y1, b.interpolated from boxes b "
+            "join tracks t on t.camera = b.camera and t.track_id = b.track_id where t.global_id is not null"
+        ).fetchall()
+        final_ids = {(camera, track): global_id for camera, track, global_id in
+                     connection.execute("select camera, track_id, global_id from tracks")}
+    stored_rows = {(c, f, g): (x, y) for c, f, g, x, y, _ in stored}
+    assert len(stored_rows) == len(stored) and stored_rows.keys() == mot_rows.keys()
+    assert all(abs(stored_rows[key][0] - mot_rows[key][0]) < 0.01 and abs(stored_rows[key][1] - mot_rows[key][1]) < 0.01
+               for key in mot_rows)
+    assert any(interpolated for *_, interpolated in stored)  # gap filling took part
+    last_word = {}
+    for line in (output / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["kind"] in ("identity_assigned", "identity_changed"):
+            last_word[(event["camera"], event["track_id"])] = event["global_id"]
+    assert last_word and all(final_ids[key] == global_id for key, global_id in last_word.items())
+    for camera in ("cam1", "cam2"):
+        video = cv2.VideoCapture(str(output / "videos" / f"{camera}.mp4"))
+        source = cv2.VideoCapture(str(world / "videos" / f"{camera}.mp4"))
+        assert video.get(cv2.CAP_PROP_FRAME_COUNT) == source.get(cv2.CAP_PROP_FRAME_COUNT) > 0
