@@ -399,20 +399,25 @@ class CrossCameraAssociation:
             [self.active[key].memory for key in ready], self.settings.min_part_observations
         )
         distances, shared = self.feature_distances(ready_features, self.table.features())
-        allowed = np.zeros(distances.shape, dtype=bool)
-        for row, key in enumerate(ready):
-            for column in np.flatnonzero(np.isfinite(distances[row])):
-                allowed[row, column] = self._allowed(self.identities[identity_ids[column]], self.active[key])
-        candidate = allowed & self.rule.under_threshold(distances, shared)
+        under = self.rule.under_threshold(distances, shared)
+        # Constraints are checked nearest first, only as far as the decision needs: every identity
+        # under the threshold, and at least the two nearest allowed ones (for the ratio test).
+        candidate = np.zeros(distances.shape, dtype=bool)
         undecided = set()
+        patience = self.settings.decision_patience * self.settings.min_observations
         for row, key in enumerate(ready):
-            if not candidate[row].any():
-                continue
-            ordered = np.sort(np.where(allowed[row], distances[row], np.inf))
-            patience = self.settings.decision_patience * self.settings.min_observations
-            if not self.rule.decisive(ordered[0], ordered[1] if len(ordered) > 1 else np.inf):
-                if self.active[key].observations < patience:
-                    undecided.add(row)
+            finite = np.flatnonzero(np.isfinite(distances[row]))
+            nearest_allowed = []
+            for column in finite[np.argsort(distances[row, finite], kind="stable")]:
+                if not under[row, column] and len(nearest_allowed) >= 2:
+                    break
+                if self._allowed(self.identities[identity_ids[column]], self.active[key]):
+                    nearest_allowed.append(distances[row, column])
+                    candidate[row, column] = under[row, column]
+            if candidate[row].any() and len(nearest_allowed) > 1:
+                if not self.rule.decisive(nearest_allowed[0], nearest_allowed[1]):
+                    if self.active[key].observations < patience:
+                        undecided.add(row)
         cost = np.where(candidate, distances, np.inf)
         cost[list(undecided)] = np.inf
         matches: dict[int, int] = {}
