@@ -1,11 +1,12 @@
-"""Pipeline cost: time per stage and frames/s per camera on the demo world, and the association's
-time per step against the number of known identities.
+"""Pipeline cost: time per stage and frames/s per camera on the demo world.
 
-    python benchmarks/pipeline.py [--steps N] [--identities 100 1000 10000] [--skip-run]
+    python benchmarks/pipeline.py [--steps N]
 
 The demo world and model come from the demo's cache (made on first use, as `run_pipeline.py --demo`).
 "Outside the models" = decode + track + associate + write (with public detections the detector
-costs nothing; with YOLO, detection is the second model).
+costs nothing; with YOLO, detection is the second model). The association's cost at scale (step
+time against the number of known identities, the refine pass over many tracklets, memory of a long
+live run) is ``benchmarks/association.py``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
@@ -49,50 +47,11 @@ def stage_timings(steps: int | None) -> None:
           f"(models {models:.2f} s; target < 30%)")
 
 
-def association_scaling(counts: list[int], steps: int = 20, pending_per_step: int = 4, num_parts: int = 8, dim: int = 256) -> None:
-    from pipeline.association import AssociationSettings, CrossCameraAssociation, Identity
-    from pipeline.records import TrackKey
-    from pipeline.tracklets import PartMemory, Tracklet
-
-    print(f"association step with {pending_per_step} tracks to assign, K={num_parts}, D={dim}")
-    print(f"{'identities':>10} | {'ms/step':>8}")
-    rng = np.random.default_rng(0)
-    for count in counts:
-        association = CrossCameraAssociation(
-            AssociationSettings(min_observations=1, distance_threshold=0.7), num_parts=num_parts, embedding_dim=dim
-        )
-        for index in range(count):  # identities seen before, each with one finished track
-            key = TrackKey(f"cam{index % 4}", 1_000_000 + index)
-            memory = PartMemory(rng.standard_normal((1 + num_parts, dim)), rng.integers(0, 5, 1 + num_parts))
-            association.tracklets[key] = Tracklet(key, memory, 0.0, 1.0, 1, 10, observations=5, boxes=5)
-            association.identities[index + 1] = Identity(index + 1, [key], memory.copy())
-            association.assignments[key] = index + 1
-            association.table.mark(index + 1)
-        association._next_global_id = count + 1
-        association.table.refresh(association.identities)
-        elapsed = 0.0
-        for step in range(steps):
-            timestamp = 100.0 + step
-            for pending in range(pending_per_step):
-                embeddings = rng.standard_normal((1 + num_parts, dim)).astype(np.float32)
-                embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-                association.observe(TrackKey("cam9", step * 100 + pending), timestamp, int(timestamp * 10),
-                                    embeddings, rng.random(1 + num_parts) < 0.7)
-            started = time.perf_counter()
-            association.step(timestamp)
-            elapsed += time.perf_counter() - started
-        print(f"{count:>10} | {1000 * elapsed / steps:8.1f}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None, help="limit the demo run (default: the whole world)")
-    parser.add_argument("--identities", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--skip-run", action="store_true", help="only the association scaling")
     arguments = parser.parse_args()
-    if not arguments.skip_run:
-        stage_timings(arguments.steps)
-    association_scaling(arguments.identities)
+    stage_timings(arguments.steps)
     return 0
 
 
