@@ -65,6 +65,7 @@ class AssociationSettings:
     identity_retention_s: float = 600.0  # an identity unseen this long leaves the matching set
     constraint_horizon_s: float = 120.0  # ended members older than this no longer constrain
     refine_neighbours: int = 20  # candidate identities per tracklet in the refine pass's graph
+    online_candidates: int = 64  # online: identities re-scored per ready track (nearest by foreground first)
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: interpolate boxes over track gaps up to this long (0: off)
 
@@ -117,6 +118,7 @@ class IdentityTable:
         self.min_part_observations = min_part_observations
         self.embeddings = np.zeros((64, num_embeddings, embedding_dim), dtype=np.float32)
         self.visibility = np.zeros((64, num_embeddings), dtype=bool)
+        self.foreground = np.zeros((64, embedding_dim), dtype=np.float32)  # contiguous copy of index 0
         self.ids: list[int] = []
         self.rows: dict[int, int] = {}
         self.dirty: set[int] = set()
@@ -137,6 +139,7 @@ class IdentityTable:
             moved = self.ids[last]
             self.embeddings[row] = self.embeddings[last]
             self.visibility[row] = self.visibility[last]
+            self.foreground[row] = self.foreground[last]
             self.ids[row] = moved
             self.rows[moved] = row
         self.ids.pop()
@@ -151,16 +154,30 @@ class IdentityTable:
                 if row == len(self.embeddings):
                     self.embeddings = np.concatenate([self.embeddings, np.zeros_like(self.embeddings)])
                     self.visibility = np.concatenate([self.visibility, np.zeros_like(self.visibility)])
+                    self.foreground = np.concatenate([self.foreground, np.zeros_like(self.foreground)])
                 self.ids.append(global_id)
                 self.rows[global_id] = row
             memory = identities[global_id].memory
             self.embeddings[row] = memory.mean_embeddings()
             self.visibility[row] = memory.visibility(self.min_part_observations)
+            self.foreground[row] = self.embeddings[row, 0]
         self.dirty.clear()
 
-    def features(self) -> PartFeatures:
+    def features(self, rows: np.ndarray | None = None) -> PartFeatures:
+        """Every identity's features, or those of ``rows`` (int [M])."""
         count = len(self.ids)
-        return PartFeatures(torch.from_numpy(self.embeddings[:count]), torch.from_numpy(self.visibility[:count]))
+        if rows is None:
+            return PartFeatures(torch.from_numpy(self.embeddings[:count]), torch.from_numpy(self.visibility[:count]))
+        return PartFeatures(torch.from_numpy(self.embeddings[rows]), torch.from_numpy(self.visibility[rows]))
+
+    def nearest_by_foreground(self, foreground: np.ndarray, count: int) -> np.ndarray:
+        """Rows of the ``count`` identities nearest to any of the query foregrounds (float32 [Q, D] unit
+        rows), by inner product on the contiguous foreground matrix: sorted unique int64 [<= Q*count]."""
+        similarity = foreground @ self.foreground[: len(self.ids)].T  # [Q, N]
+        if similarity.shape[1] <= count:
+            return np.arange(similarity.shape[1])
+        nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
+        return np.unique(nearest)
 
 
 class CrossCameraAssociation:
@@ -350,9 +367,12 @@ class CrossCameraAssociation:
     def _enforce_constraints(self, timestamp_s: float) -> list[IdentityEvent]:
         """Detach a member that has come to overlap another member of its identity."""
         events = []
-        for global_id in sorted(self.identities):
-            identity = self.identities[global_id]
-            if not identity.active_members or len(identity.active_members) + len(identity.recent_spans) < 2:
+        with_active = {self.assignments[key] for key in self.active if key in self.assignments}
+        for global_id in sorted(with_active):
+            identity = self.identities.get(global_id)
+            if identity is None or not identity.active_members:
+                continue
+            if len(identity.active_members) + len(identity.recent_spans) < 2:
                 continue
             while True:
                 conflict = self._first_conflict(identity)
@@ -394,11 +414,22 @@ class CrossCameraAssociation:
     def _assign(self, ready: list[TrackKey], timestamp_s: float) -> list[IdentityEvent]:
         ready.sort()
         self.table.refresh(self.identities)
-        identity_ids = list(self.table.ids)
         ready_features = memories_as_part_features(
             [self.active[key].memory for key in ready], self.settings.min_part_observations
         )
-        distances, shared = self.feature_distances(ready_features, self.table.features())
+        # The visible-part distance reads every identity's 1+K embeddings; past a few thousand
+        # identities only the ``online_candidates`` nearest by the foreground (one matrix product on
+        # a contiguous [N, D] copy) are re-scored, the others count as infinitely far.
+        # Columns below are those scored: every identity, or the nearest candidates.
+        if len(self.table) > self.settings.online_candidates:
+            rows = self.table.nearest_by_foreground(
+                ready_features.embeddings[:, 0].numpy(), self.settings.online_candidates
+            )
+            distances, shared = self.feature_distances(ready_features, self.table.features(rows))
+            identity_ids = [self.table.ids[row] for row in rows.tolist()]
+        else:
+            distances, shared = self.feature_distances(ready_features, self.table.features())
+            identity_ids = list(self.table.ids)
         under = self.rule.under_threshold(distances, shared)
         # Constraints are checked nearest first, only as far as the decision needs: every identity
         # under the threshold, and at least the two nearest allowed ones (for the ratio test).

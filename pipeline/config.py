@@ -90,6 +90,7 @@ class AssociationConfig:
     identity_retention_s: float = 600.0  # identities unseen this long leave the matching set
     constraint_horizon_s: float = 120.0
     refine_neighbours: int = 20
+    online_candidates: int = 64  # online: identities re-scored per ready track, nearest by foreground
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: fill track gaps up to this long (0: off)
 
@@ -115,6 +116,7 @@ class AssociationConfig:
             identity_retention_s=self.identity_retention_s,
             constraint_horizon_s=self.constraint_horizon_s,
             refine_neighbours=self.refine_neighbours,
+            online_candidates=self.online_candidates,
             stitching=self.stitching,
             gap_filling_max_s=self.gap_filling_max_s,
             min_observations=self.min_observations,

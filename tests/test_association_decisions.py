@@ -150,3 +150,23 @@ def test_refine_threshold_zero_means_no_merge():
     b = feed(association, "cam2", 1, 5.0, 2, person(1))
     association.refine(10.0)
     assert association.global_id(a) == association.global_id(b)
+
+
+def test_many_identities_are_pre_filtered_by_foreground_with_the_same_decisions():
+    """Past ``online_candidates`` identities only the nearest by foreground are re-scored: the
+    decisions equal those of scoring every identity."""
+    decisions = []
+    for candidates in (8, 10_000):
+        association = make(online_candidates=candidates, views_overlap=False)
+        for index in range(120):  # 120 people seen one after the other in cam1
+            feed(association, "cam1", index, 3.0 * index, 3, person(1000 + index), step=True)
+        association.step(400.0)
+        keys = [feed(association, "cam2", index, 400.0, 3, unit(person(1000 + index) + 0.05 * person(7)))
+                for index in (5, 77, 119)]
+        stranger = feed(association, "cam3", 1, 400.0, 3, person(5))
+        association.step(400.3)
+        decisions.append([association.global_id(key) for key in keys + [stranger]])
+        assert [association.global_id(key) for key in keys] == [
+            association.global_id(TrackKey("cam1", index)) for index in (5, 77, 119)
+        ]
+    assert decisions[0] == decisions[1]
