@@ -24,9 +24,10 @@ Gaussian noise, re-normalised; the foreground is always visible, each part with 
 2. ``refine``: ``refine_clusters`` (called as ``CrossCameraAssociation.refine`` calls it) over
    1k / 10k / 50k tracklets: persons x 2-8 tracklets in 8 cameras, one person's tracklets
    non-overlapping in time. Each size runs in a fresh process, twice: once untraced (seconds, and
-   the peak RSS increase during the call: ``getrusage`` high-water mark when the call raised it,
-   else a 5 ms psutil sampler), once under ``tracemalloc`` (peak of Python-visible allocations,
-   numpy included; faiss and torch allocate outside it). Quality against the synthetic truth:
+   the peak RSS increase during the call: the kernel's peak mark VmHWM reset just before it; where
+   it cannot be reset, ``getrusage``'s high-water mark when the call raised it, else a 5 ms
+   sampler), once under ``tracemalloc`` (peak of Python-visible allocations, numpy included;
+   torch's own buffers are outside it). Quality against the synthetic truth:
    pairwise precision / recall and the adjusted Rand index. Targets: 50k in <= 60 s and <= 4 GB.
 3. ``live``: a live association (``refine=False``, default retention) fed a simulated 8-camera
    feed: people arrive as a Poisson process, walk through 1-3 cameras with gaps, each visit
@@ -95,7 +96,32 @@ def rss_bytes() -> int:
 
 
 def max_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    """The process's peak RSS: getrusage's ru_maxrss (Linux: KiB). Note: a child process started by
+    fork + exec inherits its parent's high-water mark here; ``reset_peak_rss`` avoids that."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux /proc/self/clear_refs, value 5);
+    False where it cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return peak_rss_since_reset() is not None
+    except OSError:
+        return False
+
+
+def peak_rss_since_reset() -> int | None:
+    """VmHWM of /proc/self/status in bytes (the peak RSS since the last reset), None off Linux."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def megabytes(value: float) -> str:
@@ -448,8 +474,8 @@ def exactly_recovered(labels: np.ndarray, predicted: np.ndarray) -> int:
 
 
 class RssSampler:
-    """Peak RSS seen by a thread sampling every ``interval_s`` (what getrusage cannot say when an
-    earlier peak is higher)."""
+    """Peak RSS seen by a thread sampling every ``interval_s`` (the fallback where the kernel's
+    peak mark cannot be reset and an earlier peak is higher than the call's)."""
 
     def __init__(self, interval_s: float = 0.005):
         self.interval_s = interval_s
@@ -479,6 +505,7 @@ def refine_once(spans, features, counts, neighbours: int, trace: bool) -> dict:
     constraints = AssociationConstraints(ConstraintSettings())
     gc.collect()
     before_rss, before_max = rss_bytes(), max_rss_bytes()
+    resettable = reset_peak_rss()
     if trace:
         tracemalloc.start()
     with RssSampler() as sampler:
@@ -492,7 +519,9 @@ def refine_once(spans, features, counts, neighbours: int, trace: bool) -> dict:
         result["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     after_max = max_rss_bytes()
-    if after_max > before_max:
+    if resettable:
+        result["rss_peak_increase"], result["rss_source"] = peak_rss_since_reset() - before_rss, "VmHWM"
+    elif after_max > before_max:
         result["rss_peak_increase"], result["rss_source"] = after_max - before_rss, "getrusage"
     else:
         result["rss_peak_increase"], result["rss_source"] = sampler.peak - before_rss, "sampled"
@@ -527,17 +556,18 @@ def in_fresh_process(target, *args):
 
 
 def run_refine_part(counts: list[int], neighbours: int, seed: int) -> list[dict]:
-    import faiss
+    import torch
 
     print(f"\n== 2. refine_clusters over synthetic tracklets (persons x 2-8 tracklets, 8 cameras, K={NUM_PARTS}, "
           f"D={DIM}, neighbours={neighbours}, the fixed synthetic_rule; each size in a fresh process; "
-          f"faiss OpenMP threads {faiss.omp_get_max_threads()}) ==")
+          f"torch intra-op threads {torch.get_num_threads()}) ==")
     results = [in_fresh_process(refine_child, count, neighbours, seed) for count in counts]
     table(
         "refine: time, memory and quality (targets: 50k tracklets <= 60 s and <= 4 GB peak). RSS: peak "
-        "increase of the process's resident set during the call (getrusage high-water mark, or a 5 ms sampler "
-        "when an earlier peak was higher); tracemalloc: peak of Python-visible allocations during a second, "
-        "traced call (numpy arrays included; faiss's and torch's own buffers are not)",
+        "increase of the process's resident set during the call over its RSS before it (VmHWM, the kernel's "
+        "peak mark reset just before the call; else getrusage's high-water mark when the call raised it, else "
+        "a 5 ms sampler); tracemalloc: peak of Python-visible allocations during a second, "
+        "traced call (numpy arrays included; torch's own buffers are not)",
         ["tracklets", "persons", "clusters", "seconds", "RSS peak +MB", "tracemalloc peak MB", "pair precision",
          "pair recall", "ARI", "persons exact", "same twice"],
         [[f"{r['tracklets']:,}", f"{r['persons']:,}", f"{r['clusters']:,}", f"{r['seconds']:.2f}",
@@ -764,7 +794,6 @@ def main() -> int:
     tracklets = arguments.tracklets or ([1000] if quick else [1000, 10_000, 50_000])
     hours = arguments.live_hours or (0.5 if quick else 2.0)
 
-    import faiss  # noqa: F401  (loaded first: its OpenMP runtime beside torch's, as in the pipeline)
     import torch
 
     print(f"association benchmark: {os.cpu_count()} CPU cores (torch intra-op threads {torch.get_num_threads()}), "
