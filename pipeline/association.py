@@ -173,10 +173,13 @@ class IdentityTable:
     def nearest_by_foreground(self, foreground: np.ndarray, count: int) -> np.ndarray:
         """Rows of the ``count`` identities nearest to any of the query foregrounds (float32 [Q, D] unit
         rows), by inner product on the contiguous foreground matrix: sorted unique int64 [<= Q*count]."""
-        similarity = foreground @ self.foreground[: len(self.ids)].T  # [Q, N]
+        # torch, like the distance that follows: numpy's BLAS threads and torch's would fight over the cores
+        similarity = torch.from_numpy(np.ascontiguousarray(foreground, dtype=np.float32)) @ torch.from_numpy(
+            self.foreground[: len(self.ids)]
+        ).T  # [Q, N]
         if similarity.shape[1] <= count:
             return np.arange(similarity.shape[1])
-        nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
+        nearest = torch.topk(similarity, count, dim=1, sorted=False).indices.numpy()
         return np.unique(nearest)
 
 
