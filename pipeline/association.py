@@ -257,15 +257,6 @@ class CrossCameraAssociation:
         distances = visible_part_distance(left, right).double().numpy()
         return distances, shared_embedding_counts(left, right).numpy()
 
-    def distances(self, left: list[PartMemory], right: list[PartMemory]) -> np.ndarray:
-        """float64 [len(left), len(right)]; inf where the memories share no visible embedding."""
-        if not left or not right:
-            return np.zeros((len(left), len(right)))
-        minimum = self.settings.min_part_observations
-        return self.feature_distances(
-            memories_as_part_features(left, minimum), memories_as_part_features(right, minimum)
-        )[0]
-
     # --- online ----------------------------------------------------------------------------
     def observe(
         self,

@@ -86,17 +86,6 @@ class ClusterState:
             self.parent[index], index = root, self.parent[index]
         return int(root)
 
-    def distance(self, first: int, second: int) -> tuple[float, int]:
-        """Centroid visible-part distance and shared count of two roots."""
-        a, b = self.sums[first], self.sums[second]
-        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-        shared = (self.counts[first] >= self.minimum) & (self.counts[second] >= self.minimum)
-        count = int(shared.sum())
-        if count == 0:
-            return float("inf"), 0
-        return float(np.linalg.norm(a - b, axis=1)[shared].sum() / count), count
-
     def union_conflicts(self, first: int, second: int, views_overlap: bool) -> bool:
         """Do any two members of the two clusters overlap in time where they may not?"""
         left, right = np.array(self.members[first]), np.array(self.members[second])

@@ -26,6 +26,7 @@ from pipeline.sinks.mot_sink import MotSink
 from pipeline.sinks.sqlite_sink import SqliteSink
 from pipeline.sinks.video_sink import VideoSink
 from reid.errors import UserError
+from tests.test_sinks_final_record import decode
 
 
 def box(camera, frame, track_id, xyxy, global_id=None, score=0.9, visibility=None):
@@ -172,16 +173,8 @@ def test_video_is_playable_with_boxes_drawn_in_identity_colours(tmp_path):
     sink.close()
     assert [path.name for path in (tmp_path / "videos").iterdir()] == ["cam1.mp4"]
 
-    capture = cv2.VideoCapture(str(tmp_path / "videos" / "cam1.mp4"))
-    assert capture.isOpened()
-    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    capture.release()
+    frames, fps = decode(tmp_path / "videos" / "cam1.mp4")
+    assert fps == pytest.approx(12.0)
     assert len(frames) == 6 and frames[0].shape == (240, 320, 3)
     # The label tab above the box is filled with identity 2's colour (mp4v is lossy: compare loosely).
     layout = layout_box_annotation((100, 60, 180, 220), "G2 T1", 3, (320, 240), AnnotationStyle.for_height(240))
