@@ -4,7 +4,7 @@ global identity to one person across cameras.
 
   python run_pipeline.py --demo
   python run_pipeline.py --config configs/pipeline/files.yaml --source cam1=a.mp4 --source cam2=b.mp4 --reid MODEL
-  python run_pipeline.py --world DIR --reid MODEL [--config FILE]
+  python run_pipeline.py --world DIR --reid MODEL [--config FILE] [--detector detections]
   python run_pipeline.py --world DIR --reid MODEL --runner ray [--ray-address HOST:PORT]
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import textwrap
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -36,6 +37,27 @@ def _parse_sources(values: list[str]) -> list[tuple[str, str]]:
     return streams
 
 
+def _check_inputs_before_loading(streams: list[tuple[str, str]], model: str, config) -> None:
+    """Mistakes a user can fix, reported before any model loads: a missing video file, a missing
+    part-feature model, missing detector weights or public detections."""
+    from pipeline.detection import resolve_weights
+    from pipeline.live_sources import is_live_url
+
+    if not config.sources.continue_on_error:
+        for camera, path in streams:
+            if not is_live_url(path) and not Path(path).is_file():
+                raise UserError(f"camera {camera}: video file not found: {path}")
+    if not Path(model).is_file():
+        raise UserError(f"part-feature model not found: {model}")
+    detector = config.detector
+    if detector.backend == "yolo":
+        weights = Path(resolve_weights(detector.weights))
+        if len(weights.parts) > 1 and not weights.is_file():  # a bare name (yolo11n.pt) is ultralytics' to fetch
+            raise UserError(f"YOLO weights not found: {weights} (detector.weights)")
+    elif detector.detections_dir and not Path(detector.detections_dir).is_dir():
+        raise UserError(f"public detections directory not found: {detector.detections_dir} (detector.detections_dir)")
+
+
 def _selfcheck(config: str | None) -> int:
     from reid.selfcheck import DEFAULT_CONFIG, run_selfcheck
 
@@ -47,28 +69,54 @@ def _selfcheck(config: str | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run_pipeline.py", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--demo", action="store_true", help="the offline demo on a cached synthetic world")
+    summary, _, examples = __doc__.strip().partition("\n\n")
+    parser = argparse.ArgumentParser(prog="run_pipeline.py", description=textwrap.fill(" ".join(summary.split()), 79),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n" + examples)
+    parser.add_argument("--demo", action="store_true",
+                        help="the offline demo: a synthetic 3-camera world (generated and cached on first use), the "
+                             "shipped YOLO detector and part model (configs/pipeline/demo.yaml)")
     parser.add_argument("--retrain", action="store_true",
                         help="with --demo: train a small model on the demo world (cached) instead of using the "
                              "shipped models/bpsema_small_synthetic.pt")
-    parser.add_argument("--config", help="pipeline YAML (configs/pipeline/*.yaml); with --selfcheck, a model YAML")
-    parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH", help="a camera (repeatable)")
-    parser.add_argument("--world", help="a synthetic world directory: its videos, public detections and ground truth")
-    parser.add_argument("--reid", help="part-feature model: checkpoint (.pt), .onnx or .engine")
-    parser.add_argument("--output", help="output directory (default: the config's output.directory)")
-    parser.add_argument("--distance", choices=["visible_parts", "global"], help="override association.distance")
-    parser.add_argument("--distance-threshold", type=float, help="override association.distance_threshold")
-    parser.add_argument("--duration", type=float, help="live sources: stop after this many seconds")
-    parser.add_argument("--max-steps", type=int, help="stop after this many time steps")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--config", metavar="FILE",
+                        help="pipeline YAML (configs/pipeline/*.yaml; default with --demo/--world: the demo's); "
+                             "with --selfcheck, a model YAML")
+    parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
+                        help="a camera: a video file or an rtsp:// URL (repeatable; default: the config's "
+                             "sources.streams)")
+    parser.add_argument("--world", metavar="DIR",
+                        help="a synthetic world directory (python -m pipeline.synthetic): its videos as cameras, "
+                             "its ground truth scored at the end")
+    parser.add_argument("--reid", metavar="MODEL",
+                        help="part-feature model: checkpoint (.pt), .onnx or .engine (default: the config's "
+                             "extractor.model; with --demo the shipped models/bpsema_small_synthetic.pt)")
+    parser.add_argument("--detector", choices=["yolo", "detections"],
+                        help="override detector.backend: YOLO on the frames (detector.weights), or the public "
+                             "MOTChallenge detections (with --world/--demo: the world's det/ files)")
+    parser.add_argument("--output", metavar="DIR", help="output directory (default: the config's output.directory)")
+    parser.add_argument("--distance", choices=["visible_parts", "global"],
+                        help="override association.distance (default: the config's, visible_parts in the shipped "
+                             "configs)")
+    parser.add_argument("--distance-threshold", type=float, metavar="D",
+                        help="override association.distance_threshold (default: the config's; 'auto' there reads "
+                             "the model's calibration file)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="live sources: stop after this many seconds (default: the config's, else until Ctrl-C)")
+    parser.add_argument("--max-steps", type=int, metavar="N", help="stop after this many time steps (default: all)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (they are drawn only on a terminal anyway)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="print only the results (run summary, scores) and warnings")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="also print the libraries' INFO lines (BoxMOT's tracker settings, ultralytics)")
     parser.add_argument("--runner", choices=["inprocess", "ray"], default="inprocess",
                         help="run the stages in this process (default) or on Ray actors (the ray extra)")
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="with --runner ray: an existing Ray cluster (host:port or ray://host:port); "
                              "default: a local Ray started for this run")
-    parser.add_argument("--selfcheck", action="store_true", help="build the model and run it on random input")
+    parser.add_argument("--selfcheck", action="store_true",
+                        help="build the model (--config MODEL_YAML, default the paper's) and run it on random input")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
     arguments = parser.parse_args(argv)
     if arguments.selfcheck:
@@ -80,13 +128,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError("--retrain is for --demo")
     if arguments.ray_address and arguments.runner != "ray":
         raise UserError("--ray-address is for --runner ray")
+    if arguments.quiet and arguments.verbose:
+        raise UserError("--quiet and --verbose exclude each other")
+    for name, path in (("--world", arguments.world), ("--reid", arguments.reid), ("--config", arguments.config)):
+        if path and "://" not in path and not Path(path).exists():
+            raise UserError(f"{name}: {path} not found")
+    from reid.log_levels import say, set_verbosity, verbosity_from_flags
+
+    set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose), import_libraries=False)
 
     from pipeline.config import DemoConfig, load_pipeline_config
     from pipeline.demo import ensure_model, ensure_world, shipped_model, world_streams
 
-    progress = not arguments.no_progress
+    progress = not (arguments.no_progress or arguments.quiet)
     config_path = arguments.config or (str(DEMO_CONFIG) if (arguments.demo or arguments.world) else None)
     config = load_pipeline_config(config_path)
+    if arguments.detector:
+        config.detector.backend = arguments.detector
     if arguments.distance:
         config.association.distance = arguments.distance
     if arguments.distance_threshold is not None:
@@ -103,19 +161,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         world_directory = Path(arguments.world)
     if world_directory is not None:
         streams = world_streams(world_directory)
-        config.detector.backend = "detections"
-        config.detector.detections_dir = str(world_directory / "det")
+        if config.detector.backend == "detections":
+            config.detector.detections_dir = str(world_directory / "det")
     else:
         streams = _parse_sources(arguments.source) or [(s.name, s.path) for s in config.sources.streams]
     if not streams:
         raise UserError("no camera given: use --source NAME=PATH, sources.streams in the config, or --world")
     if not model:
         raise UserError("no part-feature model: give --reid MODEL (checkpoint, .onnx or .engine) or use --demo")
+    _check_inputs_before_loading(streams, model, config)
+    set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose))
     output = Path(arguments.output or config.output.directory)
     from pipeline.calibration import resolve_distance_threshold
 
     threshold, origin = resolve_distance_threshold(config.association, model)
-    print(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})", flush=True)
+    detector = config.detector
+    say(f"detector: " + (f"YOLO {detector.weights} at {detector.image_size} px, confidence {detector.confidence:g}"
+                         if detector.backend == "yolo" else f"public detections from {detector.detections_dir}"))
+    say(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})")
 
     extractor = None
     if arguments.runner == "ray":
@@ -124,13 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = ExtractorSpec(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
         runner = RayRunner(config, streams, spec, output, progress=progress, config_source=config_path,
                            duration_s=arguments.duration, address=arguments.ray_address)
-        print(f"runner: ray ({arguments.ray_address or 'local'}); each extractor actor loads {model}", flush=True)
+        say(f"runner: ray; connecting to {arguments.ray_address or 'a local Ray started for this run'} when the run "
+            f"starts; each extractor actor will load {model}")
     else:
         from pipeline.runner import InProcessRunner
         from reid.runtime import load_extractor
 
         extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
-        print(f"part-feature extractor: {extractor.info.describe()}", flush=True)
+        say(f"part-feature extractor: {extractor.info.describe()}")
         runner = InProcessRunner(
             config, streams, extractor, output, progress=progress, config_source=config_path,
             duration_s=arguments.duration,
@@ -149,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extractor is not None:
             extractor.close()
     if summary.extractor and extractor is None:
-        print(f"part-feature extractor: {summary.extractor}")
+        say(f"part-feature extractor: {summary.extractor}")
     print(summary.table())
     print(f"outputs in {output}")
 

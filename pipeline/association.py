@@ -187,6 +187,7 @@ class CrossCameraAssociation:
     def __init__(self, settings: AssociationSettings, num_parts: int, embedding_dim: int):
         self.settings = settings
         self.rule = settings.match_rule()
+        self.tracks_seen = 0  # distinct tracks ever observed (a counter, not a set)
         self.num_embeddings = 1 + num_parts
         self.embedding_dim = embedding_dim
         self.constraints = AssociationConstraints(
@@ -277,7 +278,11 @@ class CrossCameraAssociation:
                     key, PartMemory.zeros(self.num_embeddings, self.embedding_dim),
                     timestamp_s, timestamp_s, frame_index, frame_index,
                 )
-                events.append(IdentityEvent("track_started", key.camera, key.track_id, timestamp_s, frame_index))
+                self.tracks_seen += 1
+            # A track the tracker brought back after it was reported ended starts again: every
+            # track_started is followed by one track_ended (at the latest when the run ends).
+            events.append(IdentityEvent("track_started", key.camera, key.track_id, timestamp_s, frame_index,
+                                        global_id=self.assignments.get(key)))
             self.active[key] = tracklet
             self._reactivate(key, tracklet)
         tracklet.observe(timestamp_s, frame_index, embeddings, visibility, box)
@@ -325,6 +330,15 @@ class CrossCameraAssociation:
         if ready:
             events.extend(self._assign(ready, timestamp_s))
         return events
+
+    def end_of_run_events(self) -> list[IdentityEvent]:
+        """``track_ended`` for every track still active when the run stops (at its last box, with its
+        current global id); the state is left as it is (the sinks still read it)."""
+        return [
+            IdentityEvent("track_ended", key.camera, key.track_id, tracklet.last_timestamp_s, tracklet.last_frame,
+                          global_id=self.assignments.get(key))
+            for key, tracklet in sorted(self.active.items())
+        ]
 
     def _end_track(self, key: TrackKey) -> None:
         tracklet = self.active.pop(key)
@@ -553,8 +567,9 @@ class CrossCameraAssociation:
             if previous != global_id:
                 tracklet = tracklets[key]
                 kind = "identity_assigned" if previous is None else "identity_changed"
-                events.append(
-                    IdentityEvent(kind, key.camera, key.track_id, timestamp_s, tracklet.last_frame, global_id, previous)
+                events.append(  # told at the track's last box: a time and a frame of the same moment
+                    IdentityEvent(kind, key.camera, key.track_id, tracklet.last_timestamp_s, tracklet.last_frame,
+                                  global_id, previous)
                 )
         self.assignments = new_assignments
         self.pending = {key for key in self.active if key not in new_assignments}

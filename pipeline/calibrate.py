@@ -15,8 +15,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description="Calibrate association thresholds for a model.")
     parser.add_argument("--reid", required=True, help="checkpoint (.pt), .onnx or .engine")
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help="a ReID dataset name of python -m train.evaluate (e.g. synthetic_occluded)")
+    parser.add_argument("--data-root", required=True, metavar="DIR",
+                        help="the directory holding the dataset (a world or a corpus for the synthetic ones)")
     parser.add_argument("--false-match-rate", type=float, default=DEFAULT_FALSE_MATCH_RATE,
                         help=f"image pairs of different people under the image threshold (default {DEFAULT_FALSE_MATCH_RATE})")
     parser.add_argument("--tracklet-false-match-rate", type=float, default=DEFAULT_TRACKLET_FALSE_MATCH_RATE,

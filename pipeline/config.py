@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reid.config import ConfigError, build_typed_config, read_yaml_mapping
-from pipeline.association import AssociationSettings
 from pipeline.association_constraints import TransitWindow
 from pipeline.track_repair import StitchSettings
 from pipeline.live_sources import LiveSettings
@@ -94,8 +93,10 @@ class AssociationConfig:
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: fill track gaps up to this long (0: off)
 
-    def settings(self, source: str = "<config>", calibrated_threshold: float | None = None) -> AssociationSettings:
+    def settings(self, source: str = "<config>", calibrated_threshold: float | None = None) -> "AssociationSettings":
         """The association's settings; ``calibrated_threshold`` resolves ``distance_threshold: auto``."""
+        from pipeline.association import AssociationSettings  # imported here: torch is not needed to read YAML
+
         threshold = self.distance_threshold
         if threshold == "auto":
             threshold = calibrated_threshold if calibrated_threshold is not None else DEFAULT_DISTANCE_THRESHOLD

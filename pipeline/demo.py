@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from reid.errors import UserError
+from reid.log_levels import say
 from pipeline.config import DemoConfig
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -43,7 +44,7 @@ def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
         import shutil
 
         shutil.rmtree(partial)
-    print(f"generating the demo world in {directory} (once)", flush=True)
+    say(f"generating the demo world in {directory} (once)")
     generate_world(partial, config, progress=progress)
     partial.replace(directory)
     return directory
@@ -74,7 +75,7 @@ def ensure_model(demo: DemoConfig, world_directory: Path, progress: bool = True)
     done = directory / "done.json"
     if checkpoint.is_file() and done.is_file():
         return checkpoint
-    print(f"training the demo model ({model_config.name}, {demo.epochs} epochs) in {directory} (once)", flush=True)
+    say(f"training the demo model ({model_config.name}, {demo.epochs} epochs) in {directory} (once)")
     dataset = load_dataset(demo.dataset, world_directory)
     test_dataset = load_dataset("synthetic_occluded", world_directory)
     trainer = Trainer(config, dataset, directory, test_dataset=test_dataset, progress=progress)

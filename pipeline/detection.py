@@ -12,6 +12,31 @@ from pipeline.config import DetectorConfig
 from pipeline.records import Detections, Frame
 
 PERSON_CLASS = 0
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def resolve_weights(weights: str) -> str:
+    """A relative weights path that is not under the working directory but is in the repository (the
+    shipped ``models/yolo11n_synthetic_person.pt``) resolves there; anything else is left to ultralytics
+    (a bare ``yolo11n.pt`` is fetched by it when online)."""
+    path = Path(weights)
+    if not path.is_absolute() and not path.exists() and (REPOSITORY / path).is_file():
+        return str(REPOSITORY / path)
+    return weights
+
+
+def export_detector_onnx(weights: str | Path, directory: str | Path) -> Path:
+    """Ultralytics' exporter: ``directory/<name>.onnx`` with a dynamic input (any batch, any size), the
+    file ``detector.weights`` takes to run the detector on ONNX Runtime. The same as
+    ``yolo export model=WEIGHTS format=onnx dynamic=True`` (which writes beside the weights)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    from ultralytics import YOLO
+
+    weights = Path(resolve_weights(str(weights)))
+    copy = Path(directory) / weights.name
+    copy.write_bytes(weights.read_bytes())
+    return Path(YOLO(str(copy)).export(format="onnx", dynamic=True, verbose=False))
 
 
 class YoloDetector:
@@ -22,9 +47,12 @@ class YoloDetector:
         from ultralytics import YOLO
 
         self.config = config
-        weights = config.weights
+        weights = resolve_weights(config.weights)
+        if Path(weights).suffix in (".pt", ".onnx", ".engine") and len(Path(weights).parts) > 1 \
+                and not Path(weights).is_file():
+            raise UserError(f"YOLO weights not found: {Path(weights).resolve()} (detector.weights)")
         try:
-            self.model = YOLO(weights)
+            self.model = YOLO(weights, task="detect")
         except Exception as error:  # offline download failure, missing or corrupt file
             if weights.endswith((".yaml", ".yml")):
                 raise UserError(f"cannot build YOLO from {weights}: {error}") from error

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from tqdm import tqdm
+from reid.progress import progress_bar
 
 from pipeline.association import AssociationSettings
 from pipeline.config import CropRule, DetectorConfig, PipelineConfig, TrackerConfig
@@ -609,7 +609,7 @@ class RayRunner:
         crops, steps, last_timestamp = 0, 0, 0.0
         reports: deque = deque()
         total = max((info.frame_count for info in deployment.infos), default=0) or None
-        bar = tqdm(total=total, desc="pipeline (ray)", unit="step", disable=not self.progress)
+        bar = progress_bar(total=total, desc="pipeline (ray)", unit="step", enabled=self.progress)
 
         def allowed(step: int) -> bool:
             return (max_steps is None or step < max_steps) and not self.stop_requested.is_set()

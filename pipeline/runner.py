@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
+from reid.log_levels import say
+from reid.progress import progress_bar
 
 from pipeline.config import PipelineConfig
 from pipeline.detection import build_detector
@@ -144,7 +145,7 @@ class InProcessRunner:
             frames_per_camera = {camera: 0 for camera in cameras}
             crops, steps, last_timestamp = 0, 0, 0.0
             total = max((source.frame_count for source in sources), default=0) or None
-            bar = tqdm(total=total, desc="pipeline", unit="step", disable=not self.progress or live)
+            bar = progress_bar(total=total, desc="pipeline", unit="step", enabled=self.progress and not live)
             iterator = iter(reader)
             while max_steps is None or steps < max_steps:
                 if self.stop_requested.is_set():
@@ -181,7 +182,7 @@ class InProcessRunner:
                 bar.update(1)
                 if live and self.config.output.status_every_s > 0 and time.monotonic() >= next_status:
                     next_status = time.monotonic() + self.config.output.status_every_s
-                    print(format_status_line(reader.status(), association.identities_seen()), file=sys.stderr, flush=True)
+                    say(format_status_line(reader.status(), association.identities_seen()), error_stream=True)
             bar.close()
 
             outcome = association.finish(last_timestamp)

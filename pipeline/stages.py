@@ -259,7 +259,6 @@ class AssociationStage:
         self.association = CrossCameraAssociation(settings, extractor.num_parts, extractor.embedding_dim)
         # Recorded runs (those that refine) keep every box for the gap filling after the run.
         self.box_history = TrackBoxHistory() if settings.refine and settings.gap_filling_max_s > 0 else None
-        self.tracks_seen = 0
         self.sink = SinkGroup(build_sinks(output_dir, list(cameras), sinks))
 
     def identities_seen(self) -> int:
@@ -285,7 +284,6 @@ class AssociationStage:
                         key, tracked.timestamp_s, tracked.frame_index, embeddings,
                         visibility if embeddings is not None else None, box,
                     )
-                    self.tracks_seen += sum(event.kind == "track_started" for event in started)
                     events.extend(started)
                     if self.box_history is not None:
                         self.box_history.add(key, tracked.frame_index, tracked.timestamp_s, box)
@@ -310,6 +308,7 @@ class AssociationStage:
         """Refine (when configured), write the tracklets and the final identity map."""
         with self.clock.measure("associate"):
             final_events = self.association.refine(last_timestamp_s) if self.settings.refine else []
+            final_events += self.association.end_of_run_events()
             identity_map = self.association.identity_map()
             added = self.filled_boxes(identity_map)
         with self.clock.measure("write"):
@@ -317,7 +316,7 @@ class AssociationStage:
                 self.sink.write_step([], final_events, None)
             self.sink.write_tracklets(self.association.snapshots())
             self.sink.finalize(identity_map, added)
-        return AssociationOutcome(self.tracks_seen, len(set(identity_map.values())), len(added))
+        return AssociationOutcome(self.association.tracks_seen, len(set(identity_map.values())), len(added))
 
     def filled_boxes(self, identity_map: dict[TrackKey, int]) -> list[TrackBox]:
         """The boxes gap filling adds to a recorded run (tracks with a final id only)."""

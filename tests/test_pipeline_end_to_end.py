@@ -1,4 +1,5 @@
-"""The pipeline end to end on a small synthetic world (public detections) and with a random YOLO."""
+"""The pipeline end to end on a small synthetic world (the shipped YOLO, public detections) and with a random
+YOLO."""
 
 import json
 import sqlite3
@@ -34,6 +35,7 @@ def test_world_run_writes_every_output_and_evaluates(world, checkpoint, tmp_path
     completed = run("--world", str(world), "--reid", str(checkpoint), "--output", str(output), "--no-progress")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "multi-camera IDF1" in completed.stdout
+    assert "detector: YOLO models/yolo11n_synthetic_person.pt" in completed.stdout  # --world runs the shipped YOLO
     for camera in ("cam1", "cam2"):
         lines = (output / "mot" / f"{camera}.txt").read_text().splitlines()
         assert lines, camera
@@ -41,7 +43,16 @@ def test_world_run_writes_every_output_and_evaluates(world, checkpoint, tmp_path
         assert int(frame) >= 1 and int(global_id) >= 1 and float(w) > 0 and rest == ["-1", "-1", "-1"]
     events = [json.loads(line) for line in (output / "events.jsonl").read_text().splitlines()]
     kinds = {event["kind"] for event in events}
-    assert {"track_started", "identity_assigned"} <= kinds
+    assert {"track_started", "identity_assigned", "track_ended"} <= kinds
+    # Every track that starts ends (at the latest when the run does), starts and ends alternate, and
+    # each event's time is its frame's time (the world is 5 fps: frame f is at (f - 1) / 5 s).
+    by_track = {}
+    for event in events:
+        by_track.setdefault((event["camera"], event["track_id"]), []).append(event["kind"])
+        assert event["timestamp_s"] == pytest.approx((event["frame_index"] - 1) / 5), event
+    for track, track_kinds in by_track.items():
+        bounds = [kind for kind in track_kinds if kind in ("track_started", "track_ended")]
+        assert bounds == ["track_started", "track_ended"] * (len(bounds) // 2) and bounds, (track, track_kinds)
     with sqlite3.connect(output / "tracks.sqlite") as connection:
         tables = {row[0] for row in connection.execute("select name from sqlite_master where type='table'")}
         assert {"cameras", "tracks", "identities", "boxes", "tracklet_features"} <= tables
@@ -94,7 +105,7 @@ def test_every_output_of_a_recorded_run_agrees_on_each_box_id(world, checkpoint,
     configuration = tmp_path / "config.yaml"
     configuration.write_text(yaml.safe_dump({"output": {"videos": True}, "association": {"min_observations": 2}}))
     completed = run("--world", str(world), "--reid", str(checkpoint), "--output", str(output), "--no-progress",
-                    "--config", str(configuration))
+                    "--config", str(configuration), "--detector", "detections")
     assert completed.returncode == 0, completed.stderr[-3000:]
     mot_rows = {}
     for camera in ("cam1", "cam2"):

@@ -295,7 +295,7 @@ def test_command_line_on_an_existing_cluster_leaves_it_running(world, checkpoint
     output = tmp_path / "out"
     completed = run_command(
         "--world", str(world), "--reid", str(checkpoint), "--output", str(output), "--no-progress",
-        "--runner", "ray", "--ray-address", local_cluster,
+        "--runner", "ray", "--ray-address", local_cluster, "--detector", "detections",
         environment={**os.environ, **LOOPBACK_ENVIRONMENT},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

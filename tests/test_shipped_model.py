@@ -19,7 +19,8 @@ HISTOGRAM_MARGIN_OCCLUDED_RANK1 = 0.30  # measured: 0.910 vs 0.403
 HISTOGRAM_MARGIN_OCCLUDED_MAP = 0.30  # measured: 0.913 vs 0.332
 MIN_MEAN_VISIBILITY_BALANCED_ACCURACY = 0.65  # measured: 0.770
 MIN_PIXEL_BALANCED_ACCURACY = 0.55  # left and right merged (measured: arms 0.596); per part: above 0.5
-MIN_MULTI_CAMERA_IDF1 = 0.72  # measured: 0.800 (0.704 before tracklet-level association and gap filling)
+MIN_MULTI_CAMERA_IDF1 = 0.72  # public detections; measured: 0.800 (0.704 before tracklet-level association and gap filling)
+MIN_MULTI_CAMERA_IDF1_YOLO = 0.72  # the shipped YOLO detector (models/yolo11n_synthetic_person.pt); measured: TODO
 
 pytestmark = pytest.mark.slow
 
@@ -103,14 +104,18 @@ def test_the_pixel_classifier_beats_the_all_background_answer_for_every_part(mod
     assert min(sides.values()) >= MIN_PIXEL_BALANCED_ACCURACY, sides
 
 
-def test_pipeline_with_the_shipped_model_clears_an_identity_floor(world, tmp_path):
+@pytest.mark.parametrize("detector, floor", [("detections", MIN_MULTI_CAMERA_IDF1),
+                                             ("yolo", MIN_MULTI_CAMERA_IDF1_YOLO)])
+def test_pipeline_with_the_shipped_models_clears_an_identity_floor(world, tmp_path, detector, floor):
     output = tmp_path / "out"
     completed = subprocess.run(
         [sys.executable, "run_pipeline.py", "--world", str(world), "--reid", str(SHIPPED), "--output", str(output),
-         "--no-progress"],
+         "--no-progress", "--detector", detector],
         capture_output=True, text=True, cwd=REPOSITORY_ROOT,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    expected = "detector: YOLO models/yolo11n_synthetic_person.pt" if detector == "yolo" else "detector: public"
+    assert expected in completed.stdout
     report = json.loads((output / "mtmc.json").read_text())
-    print("multi-camera", report["multi_camera"])
-    assert report["multi_camera"]["idf1"] >= MIN_MULTI_CAMERA_IDF1, report["multi_camera"]
+    print(detector, "multi-camera", report["multi_camera"])
+    assert report["multi_camera"]["idf1"] >= floor, report["multi_camera"]

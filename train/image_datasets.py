@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
+from reid.progress import progress_bar
 
 from reid.image_files import read_bgr
 from reid.part_labels import part_labels_for_training
@@ -88,7 +88,7 @@ def outputs_on_test_images(model, samples: list[ReIDSample], settings: Augmentat
     was_training = model.training
     model.eval()
     try:
-        for batch in tqdm(loader, desc=description, leave=False, unit="batch", disable=not progress):
+        for batch in progress_bar(loader, desc=description, leave=False, unit="batch", enabled=progress):
             yield model(batch["image"].to(device))
     finally:
         model.train(was_training)

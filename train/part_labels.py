@@ -49,12 +49,13 @@ def person_keypoints(result) -> tuple[np.ndarray, np.ndarray] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.part_labels", description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--data-root", required=True)
+    parser.add_argument("--dataset", required=True, metavar="NAME",
+                        help="a ReID dataset name of python -m train.evaluate (e.g. market1501)")
+    parser.add_argument("--data-root", required=True, metavar="DIR", help="the directory holding the dataset")
     parser.add_argument("--pose-weights", required=True, help="ultralytics YOLO-pose weights, e.g. yolo11n-pose.pt")
     parser.add_argument("--image-size", type=int, default=256, help="pose model input size")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per pose-model call (default: 32)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--overwrite", action="store_true", help="remake labels that already exist")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
     arguments = parser.parse_args(argv)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
+from reid.progress import progress_bar
 
 from reid.checkpoint import read_checkpoint, save_checkpoint
 from reid.config import ReIDConfig
@@ -136,7 +136,8 @@ class Trainer:
         state = self._training_state(epoch)
         path = save_checkpoint(self.output / "last.pt", self.model, epoch=epoch, training=state)
         every = self.config.train.checkpoint_every
-        if every > 0 and (epoch % every == 0 or epoch == self.config.train.epochs):
+        # The last epoch's weights are last.pt: an epoch_N.pt of them would be a second copy.
+        if every > 0 and epoch % every == 0 and epoch != self.config.train.epochs:
             save_checkpoint(self.output / f"epoch_{epoch}.pt", self.model, epoch=epoch, training=state)
         return path
 
@@ -176,11 +177,11 @@ class Trainer:
         loader = self._loader(epoch)
         totals: dict[str, float] = {}
         images_seen, started = 0, time.perf_counter()
-        bar = tqdm(
+        bar = progress_bar(
             loader,
             desc=f"epoch {epoch + 1}/{self.config.train.epochs}",
             unit="batch",
-            disable=not self.progress,
+            enabled=self.progress,
             leave=False,
         )
         for step, batch in enumerate(bar):

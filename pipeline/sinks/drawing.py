@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import cv2
@@ -48,6 +48,34 @@ def text_colour_on(background: Colour) -> Colour:
 
 
 INTERPOLATED_SUFFIX = " interp"
+
+
+class HeldVisibility:
+    """The last visibility drawn for each track of one camera, held over the frames in between
+    extractions (``extractor.every_n_frames``) so that the strips do not blink.
+
+    A pattern is held for at most ``max_frames`` frames after the box it came from; entries older
+    than that are evicted at every frame, so the state is bounded by the tracks recently in view.
+    """
+
+    def __init__(self, max_frames: int = 8):
+        self.max_frames = max_frames
+        self._last: dict[int, tuple[tuple[bool, ...], int]] = {}  # track id -> (pattern, frame_index)
+
+    def apply(self, frame_index: int, boxes: Sequence[TrackBox]) -> list[TrackBox]:
+        """The boxes of one frame (frames in increasing order), boxes without visibility given the held one."""
+        held = []
+        for box in boxes:
+            if box.visibility is not None:
+                self._last[int(box.track_id)] = (tuple(bool(v) for v in box.visibility), frame_index)
+                held.append(box)
+                continue
+            last = self._last.get(int(box.track_id))
+            held.append(box if last is None else replace(box, visibility=last[0]))
+        oldest = frame_index - self.max_frames
+        for track_id in [track for track, (_, seen) in self._last.items() if seen < oldest]:
+            del self._last[track_id]
+        return held
 
 
 def box_label(box: TrackBox) -> str:
@@ -106,9 +134,23 @@ class BoxAnnotationLayout:
     strip: Rectangle | None  # dark backing of the squares; None when there is no visibility
     squares: tuple[Rectangle, ...]
 
+    @property
+    def tab(self) -> Rectangle:
+        """The label and the strip together: what a later box's annotation should not cover."""
+        if self.strip is None:
+            return self.label
+        return (min(self.label[0], self.strip[0]), self.label[1], max(self.label[2], self.strip[2]), self.strip[3])
+
 
 def _clip(value: float, low: int, high: int) -> int:
     return int(min(max(value, low), high))
+
+
+def _overlap(first: Rectangle, second: Rectangle) -> int:
+    """Pixels two inclusive rectangles share."""
+    width = min(first[2], second[2]) - max(first[0], second[0]) + 1
+    height = min(first[3], second[3]) - max(first[1], second[1]) + 1
+    return max(width, 0) * max(height, 0)
 
 
 def layout_box_annotation(
@@ -117,8 +159,13 @@ def layout_box_annotation(
     num_squares: int,
     image_size: tuple[int, int],
     style: AnnotationStyle,
+    taken: Sequence[Rectangle] = (),
 ) -> BoxAnnotationLayout:
-    """Place the label tab above the box (inside it when there is no room) and the strip right under it.
+    """Place the label tab and, right under it, the strip: above the box's top-left corner (inside it
+    when there is no room), or - when that would cover the tab of a box drawn before (``taken``, the
+    ``tab`` rectangles of their layouts) - wherever covers the fewest taken pixels among: above the
+    top-right corner, below the box (left, right), inside its top, inside its bottom (left, right);
+    ties go to that order.
 
     box_xyxy: x1, y1, x2, y2 in pixels (non-finite values raise ValueError); image_size: (width,
     height); num_squares: 1+K, or 0 for no strip. Everything is shifted to stay inside the image.
@@ -134,9 +181,26 @@ def layout_box_annotation(
     label_height = text_height + baseline + 2 * style.padding
     strip_width = 2 * style.padding + num_squares * style.square + max(num_squares, 0) * style.gap
     strip_height = style.square + 2 * style.padding if num_squares else 0
-    left = _clip(min(x1, width - max(label_width, strip_width)), 0, width - 1)
-    label_top = y1 - label_height if y1 - label_height >= 0 else y1
-    label_top = _clip(min(label_top, height - label_height - strip_height), 0, height - 1)
+    block_width, block_height = max(label_width, strip_width), label_height + strip_height
+
+    def place(left: int, top: int) -> tuple[int, int]:
+        left = _clip(min(left, width - block_width), 0, width - 1)
+        return left, _clip(min(top, height - block_height), 0, height - 1)
+
+    above = y1 - label_height if y1 - label_height >= 0 else y1
+    right = x2 - block_width + 1
+    candidates = [place(x1, above), place(right, above), place(x1, y2 + 1), place(right, y2 + 1),
+                  place(x1, y1), place(x1, y2 - block_height + 1), place(right, y1), place(right, y2 - block_height + 1)]
+    if taken:
+        def covered(candidate: tuple[int, int]) -> int:
+            left, top = candidate
+            block = (left, top, min(left + block_width - 1, width - 1), min(top + block_height - 1, height - 1))
+            return sum(_overlap(block, other) for other in taken)
+
+        costs = [covered(candidate) for candidate in candidates]
+        left, label_top = candidates[costs.index(min(costs))]
+    else:
+        left, label_top = candidates[0]
     label = (left, label_top, min(left + label_width - 1, width - 1), min(label_top + label_height - 1, height - 1))
     text_origin = (left + style.padding, label_top + style.padding + text_height)
     if not num_squares:
@@ -151,13 +215,15 @@ def layout_box_annotation(
     return BoxAnnotationLayout((x1, y1, x2, y2), label, text_origin, strip, tuple(squares))
 
 
-def draw_track_box(image: np.ndarray, box: TrackBox, style: AnnotationStyle) -> BoxAnnotationLayout:
-    """Draw one box, its label and its visibility strip on ``image`` (BGR uint8 [H, W, 3], in place)."""
+def draw_track_box(image: np.ndarray, box: TrackBox, style: AnnotationStyle,
+                   taken: Sequence[Rectangle] = ()) -> BoxAnnotationLayout:
+    """Draw one box, its label and its visibility strip on ``image`` (BGR uint8 [H, W, 3], in place),
+    the label placed off the ``taken`` tabs where it can be (see ``layout_box_annotation``)."""
     height, width = image.shape[:2]
     colour = identity_colour(box.global_id)
     label = box_label(box)
     visibility = () if box.visibility is None else tuple(bool(value) for value in box.visibility)
-    layout = layout_box_annotation(box.box, label, len(visibility), (width, height), style)
+    layout = layout_box_annotation(box.box, label, len(visibility), (width, height), style, taken)
     x1, y1, x2, y2 = layout.box
     if box.interpolated:
         draw_dashed_rectangle(image, layout.box, colour, style.line_thickness)
@@ -197,7 +263,8 @@ def draw_part_legend(image: np.ndarray, visibility_names: Sequence[str], style: 
 def annotate_frame(image: np.ndarray, boxes: Sequence[TrackBox], visibility_names: Sequence[str] = ()) -> np.ndarray:
     """A copy of ``image`` (BGR uint8 [H, W, 3]; grey [H, W] is converted) with every box drawn.
 
-    Boxes are drawn unassigned first, then by global id, so labels of identified people stay on top.
+    Boxes are drawn unassigned first, then by global id, so labels of identified people stay on top;
+    each label goes where it covers the fewest labels already drawn.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
@@ -210,7 +277,8 @@ def annotate_frame(image: np.ndarray, boxes: Sequence[TrackBox], visibility_name
         raise ValueError(f"frames must be [H, W, 3] BGR images, got shape {image.shape}")
     style = AnnotationStyle.for_height(canvas.shape[0])
     ordered = sorted(boxes, key=lambda box: (box.global_id is not None, box.global_id or 0, box.track_id))
+    taken: list[Rectangle] = []
     for box in ordered:
-        draw_track_box(canvas, box, style)
+        taken.append(draw_track_box(canvas, box, style, taken).tab)
     draw_part_legend(canvas, visibility_names, style)
     return canvas

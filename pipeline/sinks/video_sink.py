@@ -41,7 +41,7 @@ import numpy as np
 
 from pipeline.records import IdentityEvent, TrackBox, TrackKey
 from pipeline.sinks import Sink, SinkSettings, camera_file_stem, ensure_output_directory
-from pipeline.sinks.drawing import annotate_frame
+from pipeline.sinks.drawing import HeldVisibility, annotate_frame
 from reid.errors import UserError
 
 FOURCC = "mp4v"
@@ -144,6 +144,7 @@ class VideoSink(Sink):
         self.frames_written: dict[str, int] = {}
         self._identities: dict[tuple[str, int], int] = {}
         self._added_boxes: dict[str, list[TrackBox]] = {}
+        self._held: dict[str, HeldVisibility] = {}  # live cameras: visibility strips held between extractions
         self._closed = False
 
     def partial_path(self, camera: str) -> Path:
@@ -199,11 +200,14 @@ class VideoSink(Sink):
         recorded = {camera: boxes_by_camera.get(camera, []) for camera in self.recorded}
         for camera_boxes in recorded.values():
             RecordedCamera.check(camera_boxes)
-        annotated = {
-            camera: annotate_frame(image, boxes_by_camera.get(camera, []), self.settings.visibility_names)
-            for camera, image in frames.items()
-            if camera not in self.recorded
-        }
+        annotated = {}
+        for camera, image in frames.items():
+            if camera in self.recorded:
+                continue
+            camera_boxes = boxes_by_camera.get(camera, [])
+            frame_index = int(camera_boxes[0].frame_index) if camera_boxes else self.frames_written.get(camera, 0) + 1
+            camera_boxes = self._held.setdefault(camera, HeldVisibility()).apply(frame_index, camera_boxes)
+            annotated[camera] = annotate_frame(image, camera_boxes, self.settings.visibility_names)
         for camera, image in annotated.items():
             self._append(camera, image)
         for camera, camera_boxes in recorded.items():
@@ -220,10 +224,14 @@ class VideoSink(Sink):
                 raise UserError(f"camera {recorded.camera}: cannot open {recorded.source} to render its video")
             source_fps = capture.get(cv2.CAP_PROP_FPS)
             fps = self.settings.video_fps.get(recorded.camera) or (source_fps if source_fps > 0 else None)
+            held = HeldVisibility()
+            frame_index = 0
             for boxes in recorded.boxes_by_frame(self._identities, self._added_boxes.get(recorded.camera, [])):
                 ok, image = capture.read()
                 if not ok or image is None:
                     break
+                frame_index += 1
+                boxes = held.apply(frame_index, boxes)
                 self._append(recorded.camera, annotate_frame(image, boxes, self.settings.visibility_names), fps)
         finally:
             capture.release()

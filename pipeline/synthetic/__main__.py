@@ -7,6 +7,7 @@ import sys
 import traceback
 
 from pipeline.synthetic.command_line import OneLineErrorParser
+from reid.help_format import DefaultsHelpFormatter
 from pipeline.synthetic.config import WorldConfig, WorldConfigError
 from pipeline.synthetic.output_directory import WorldOutputError, prepare_output_directory
 
@@ -18,15 +19,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pipeline.synthetic",
         description="Generate a synthetic occluded multi-camera world: videos, MOT ground truth, "
         "detections, DukeMTMC-reID / Occluded-Duke style ReID sets with part labels, world.json.",
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="output directory (created; a previous world there is replaced)")
-    parser.add_argument("--cameras", type=int, default=DEFAULTS.cameras)
-    parser.add_argument("--identities", type=int, default=DEFAULTS.identities)
-    parser.add_argument("--seconds", type=float, default=DEFAULTS.seconds)
-    parser.add_argument("--fps", type=float, default=DEFAULTS.fps)
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    parser.add_argument("--width", type=int, default=DEFAULTS.width)
-    parser.add_argument("--height", type=int, default=DEFAULTS.height)
+    parser.add_argument("--cameras", type=int, default=DEFAULTS.cameras, help="cameras along the street, 2-8")
+    parser.add_argument("--identities", type=int, default=DEFAULTS.identities,
+                        help="people who walk through the world during --seconds (density grows with it)")
+    parser.add_argument("--seconds", type=float, default=DEFAULTS.seconds, help="length of every camera's video")
+    parser.add_argument("--fps", type=float, default=DEFAULTS.fps, help="frames per second of the videos")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                        help="everything random (people, routes, occluders, camera effects) follows from it")
+    parser.add_argument("--width", type=int, default=DEFAULTS.width, help="frame width in pixels")
+    parser.add_argument("--height", type=int, default=DEFAULTS.height, help="frame height in pixels")
     parser.add_argument("--reid-sample-seconds", type=float, default=DEFAULTS.reid_sample_seconds,
                         help="one ReID crop per person track every this many seconds")
     parser.add_argument("--no-videos", action="store_true", help="skip writing the mp4 files")

@@ -703,12 +703,10 @@ def write_annotations(root: Path, records: list[CropRecord]) -> None:
                              *record.box, f"{record.visibility:.4f}"])
 
 
-def progress_bar(total: int, enabled: bool):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a project dependency
-        return None
-    return tqdm(total=total, unit="crop", desc="corpus", disable=not enabled, dynamic_ncols=True)
+def corpus_progress_bar(total: int, enabled: bool):
+    from reid.progress import progress_bar
+
+    return progress_bar(total=total, unit="crop", desc="corpus", enabled=enabled, dynamic_ncols=True)
 
 
 def generate_corpus(
@@ -727,7 +725,7 @@ def generate_corpus(
     root = partial / "reid_occluded"
     chunks = identity_chunks(config.identities, max(1, min(16, config.identities // max(1, 4 * workers))))
     records: list[CropRecord] = []
-    bar = progress_bar(config.identities * config.images_per_identity, progress and sys.stderr.isatty())
+    bar = corpus_progress_bar(config.identities * config.images_per_identity, progress and sys.stderr.isatty())
     if workers <= 1:
         initialise_worker(config, str(root))
         results = (generate_chunk(chunk) for chunk in chunks)

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from reid.progress import progress_bar
+
 from pipeline.synthetic.camera_effects import camera_effects_for
 from pipeline.synthetic.config import WorldConfig
 from pipeline.synthetic.detections import detect_frame, write_detections
@@ -137,7 +139,7 @@ def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig(), pro
     config = config.validated()
     out = prepare_output_directory(out_dir)
     plan = plan_world(config)
-    bar = tqdm(total=config.cameras * config.num_frames, desc="rendering", unit="frame", disable=not progress)
+    bar = progress_bar(total=config.cameras * config.num_frames, desc="rendering", unit="frame", enabled=progress)
     rows_by_camera: dict[int, list[GroundTruthRow]] = {}
     detection_counts: dict[int, int] = {}
     samples: list[CropSample] = []
@@ -153,7 +155,7 @@ def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig(), pro
     duke = duke_layout(samples, train_ids, test_ids, config.seed)
     occluded = occluded_duke_layout(samples, train_ids, test_ids, config.seed)
     fields_cache: dict = {}
-    with tqdm(total=2, desc="writing ReID sets", unit="set", disable=not progress) as writing:
+    with progress_bar(total=2, desc="writing ReID sets", unit="set", enabled=progress) as writing:
         write_reid_dataset(out / "reid", duke, DUKE_MASK_SUFFIX, fields_cache)
         writing.update(1)
         write_reid_dataset(out / "reid_occluded", occluded, OCCLUDED_DUKE_MASK_SUFFIX, fields_cache)
