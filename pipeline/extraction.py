@@ -1,4 +1,5 @@
-"""Part features for the detections of one time step: crops from all cameras in one batch."""
+"""Detection crops and their part features: the crop rule, the cut, and the per-frame feature record
+(the batched extraction itself is ``pipeline.stages.FeatureExtractionStage``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reid.features import PartFeatures
 from pipeline.config import CropRule
-from pipeline.records import Detections, Frame
 
 
 @dataclass(frozen=True)
@@ -41,38 +40,3 @@ def cut_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     x2 = int(np.clip(np.ceil(box[2]), x1 + 1, width))
     y2 = int(np.clip(np.ceil(box[3]), y1 + 1, height))
     return image[y1:y2, x1:x2]
-
-
-class StepFeatureExtractor:
-    """Wraps a ``reid.runtime`` extractor: one ``extract`` call per time step for all cameras."""
-
-    def __init__(self, extractor, crop_rule: CropRule):
-        self.extractor = extractor
-        self.crop_rule = crop_rule
-
-    @property
-    def num_parts(self) -> int:
-        return self.extractor.num_parts
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.extractor.embedding_dim
-
-    def extract(self, frames: list[Frame], detections: list[Detections]) -> list[DetectionFeatures]:
-        crops, usable_flags, counts = [], [], []
-        for frame, frame_detections in zip(frames, detections):
-            height, width = frame.image.shape[:2]
-            counts.append(len(frame_detections))
-            for box in frame_detections.boxes:
-                crops.append(cut_crop(frame.image, box))
-                usable_flags.append(crop_is_usable(box, width, height, self.crop_rule))
-        features: PartFeatures = self.extractor.extract(crops)
-        embeddings = features.embeddings.numpy()
-        visibility = features.visibility.numpy()
-        usable = np.array(usable_flags, dtype=bool)
-        results, start = [], 0
-        for count in counts:
-            block = slice(start, start + count)
-            results.append(DetectionFeatures(embeddings[block], visibility[block], usable[block]))
-            start += count
-        return results

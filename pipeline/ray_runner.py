@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from reid.log_levels import current_verbosity
 from reid.progress import progress_bar
 
 from pipeline.association import AssociationSettings
@@ -242,8 +243,10 @@ def detector_uses_gpu(config: DetectorConfig) -> bool:
 class CameraWorker:
     """One camera: decodes its video, detects, cuts the detections' crops, and tracks."""
 
-    def __init__(self, camera: str, path: str, detector: DetectorConfig, tracker: TrackerConfig, crops: CropRule):
+    def __init__(self, camera: str, path: str, detector: DetectorConfig, tracker: TrackerConfig, crops: CropRule,
+                 verbosity: str = "normal"):
         self.camera = camera
+        self.verbosity = verbosity  # the driver's --quiet/--verbose, for BoxMOT's and ultralytics' loggers here
         self.path = path
         self.detector_config = detector
         self.tracker_config = tracker
@@ -257,6 +260,9 @@ class CameraWorker:
         from pipeline.detection import build_detector
         from pipeline.sources import VideoFileSource
 
+        from reid.log_levels import set_verbosity
+
+        set_verbosity(self.verbosity)
         self.source = VideoFileSource(self.camera, self.path)
         self.detector = build_detector(self.detector_config, [self.camera])
         self.tracking = TrackingStage(self.camera, self.tracker_config, self.source.fps)
@@ -536,7 +542,8 @@ class RayRunner:
             detector = _with_absolute_paths(self.config.detector)
             candidates = {
                 camera: camera_class.options(**options(placement.camera, True, False)).remote(
-                    camera, _absolute(path), detector, self.config.tracker, self.config.extractor.crops
+                    camera, _absolute(path), detector, self.config.tracker, self.config.extractor.crops,
+                    current_verbosity(),
                 )
                 for camera, path in self.streams
             }

@@ -13,7 +13,7 @@ from reid.export import read_onnx_signature, tensorrt_status
 from reid.export.__main__ import main
 from reid.checkpoint import file_sha256
 from tests.conftest import REPOSITORY_ROOT
-from tests.test_export_support import small_checkpoint
+from tests.export_support import small_checkpoint
 
 
 def _run_module(*arguments: str, cache_dir) -> subprocess.CompletedProcess:

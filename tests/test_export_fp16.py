@@ -16,7 +16,7 @@ from reid.export import build_onnx_model, convert_to_fp16
 from reid.export.fp16_graph import fits_fp16
 from reid.runtime import load_extractor
 from tests.conftest import small_config
-from tests.test_export_support import SHARED_CACHE_DIR, feature_agreement, small_checkpoint, synthetic_crops
+from tests.export_support import SHARED_CACHE_DIR, feature_agreement, small_checkpoint, synthetic_crops
 
 FP32_SENSITIVE = {"Softmax", "ReduceL2", "ArgMax", "ReduceMax", "ReduceSum", "Div", "Clip", "InstanceNormalization", "BatchNormalization"}
 

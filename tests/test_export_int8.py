@@ -23,7 +23,7 @@ from reid.image_files import image_files_under
 from reid.runtime import load_extractor
 from reid.runtime.preprocessing import preprocess_crops
 from tests.conftest import small_config
-from tests.test_export_support import SHARED_CACHE_DIR, feature_agreement, small_checkpoint, synthetic_crops
+from tests.export_support import SHARED_CACHE_DIR, feature_agreement, small_checkpoint, synthetic_crops
 
 HEAD_CONVOLUTION_PREFIXES = ("/model/refinement/", "/model/body_part_attention/")
 

@@ -15,7 +15,7 @@ from reid.errors import UserError
 from reid.export import ModelSignature, export_checkpoint_to_onnx, read_onnx_signature
 from reid.part_groups import part_names
 from reid.runtime import load_extractor
-from tests.test_export_support import SHARED_CACHE_DIR, small_checkpoint, synthetic_crops
+from tests.export_support import SHARED_CACHE_DIR, small_checkpoint, synthetic_crops
 
 
 @pytest.fixture(scope="module")

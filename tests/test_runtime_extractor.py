@@ -17,7 +17,7 @@ from reid.features import PartFeatures
 from reid.part_groups import part_names
 from reid.runtime import load_extractor
 from reid.runtime.onnxruntime_backend import available_providers
-from tests.test_export_support import SHARED_CACHE_DIR, small_checkpoint, synthetic_crops
+from tests.export_support import SHARED_CACHE_DIR, small_checkpoint, synthetic_crops
 
 BACKENDS = ["torch", "onnxruntime", "tensorrt"]
 

@@ -11,7 +11,7 @@ import torch
 from reid.export import build_engine, onnx_for_checkpoint, read_engine_file, tensorrt_status
 from reid.export.engine_cache import BatchProfile
 from reid.runtime import load_extractor
-from tests.test_export_support import small_checkpoint, synthetic_crops
+from tests.export_support import small_checkpoint, synthetic_crops
 
 STATUS = tensorrt_status()
 pytestmark = [
