@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose), import_libraries=False)
 
     from pipeline.config import DemoConfig, load_pipeline_config
-    from pipeline.demo import ensure_model, ensure_world, shipped_model, world_streams
+    from pipeline.demo import ensure_world, shipped_model, world_streams
 
     progress = not (arguments.no_progress or arguments.quiet)
     config_path = arguments.config or (str(DEMO_CONFIG) if (arguments.demo or arguments.world) else None)
@@ -156,7 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo = config.demo or DemoConfig()
         world_directory = Path(arguments.world) if arguments.world else ensure_world(demo, progress)
         if not model:
-            model = str(ensure_model(demo, world_directory, progress) if arguments.retrain else shipped_model(demo))
+            if arguments.retrain:
+                from train.demo_model import ensure_model
+
+                model = str(ensure_model(demo, world_directory, progress))
+            else:
+                model = str(shipped_model(demo))
     elif arguments.world:
         world_directory = Path(arguments.world)
     if world_directory is not None:
@@ -176,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     threshold, origin = resolve_distance_threshold(config.association, model)
     detector = config.detector
-    say(f"detector: " + (f"YOLO {detector.weights} at {detector.image_size} px, confidence {detector.confidence:g}"
+    say("detector: " + (f"YOLO {detector.weights} at {detector.image_size} px, confidence {detector.confidence:g}"
                          if detector.backend == "yolo" else f"public detections from {detector.detections_dir}"))
     say(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})")
 

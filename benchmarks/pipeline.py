@@ -22,7 +22,8 @@ sys.path.insert(0, str(REPOSITORY))
 
 def stage_timings(steps: int | None) -> None:
     from pipeline.config import DemoConfig, load_pipeline_config
-    from pipeline.demo import ensure_model, ensure_world, world_streams
+    from pipeline.demo import ensure_world, world_streams
+    from train.demo_model import ensure_model
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 

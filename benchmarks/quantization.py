@@ -57,7 +57,8 @@ def _features(extractor, paths):
 def _demo_inputs() -> tuple[Path, Path]:
     """(checkpoint, world directory) of the offline demo, made on first use."""
     from pipeline.config import load_pipeline_config
-    from pipeline.demo import ensure_model, ensure_world
+    from pipeline.demo import ensure_world
+    from train.demo_model import ensure_model
 
     demo = load_pipeline_config(REPOSITORY_ROOT / "configs" / "pipeline" / "demo.yaml").demo
     world = ensure_world(demo)

@@ -3,7 +3,7 @@ on different scales, so one fixed number would favour one of them. The threshold
 distance under which only ``false_match_rate`` of different-identity image pairs fall, measured on
 a ReID split the model was not trained on (query + gallery of the test identities).
 
-    python -m pipeline.calibrate --reid MODEL --dataset synthetic --data-root WORLD [--false-match-rate 0.02]
+    python -m train.calibrate_association --reid MODEL --dataset synthetic --data-root WORLD [--false-match-rate 0.02]
 
 writes ``MODEL.calibration.json``; ``association.distance_threshold: auto`` reads it.
 
@@ -206,7 +206,7 @@ def resolve_distance_threshold(association, model_path: str | Path) -> tuple[flo
     if calibration is None:
         association.distance_threshold = DEFAULT_DISTANCE_THRESHOLD
         return DEFAULT_DISTANCE_THRESHOLD, (
-            f"default: no calibration at {calibration_path(model_path)} (python -m pipeline.calibrate)"
+            f"default: no calibration at {calibration_path(model_path)} (python -m train.calibrate_association)"
         )
     by_shared = (calibration.tracklet_thresholds_by_shared or {}).get(association.distance)
     if by_shared:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reid.config import ConfigError, build_typed_config, read_yaml_mapping
 from pipeline.association_constraints import TransitWindow
+
+if TYPE_CHECKING:
+    from pipeline.association import AssociationSettings
 from pipeline.track_repair import StitchSettings
 from pipeline.live_sources import LiveSettings
 
@@ -73,7 +76,7 @@ class TransitWindowConfig:
 class AssociationConfig:
     distance: Literal["visible_parts", "global"] = "visible_parts"
     # A number, or "auto": the threshold calibrated for the model and this distance
-    # (python -m pipeline.calibrate; the demo calibrates its model after training).
+    # (python -m train.calibrate_association; the demo calibrates its model after training).
     distance_threshold: float | Literal["auto"] = "auto"
     # Thresholds for 1, 2, ... shared embeddings; with "auto", the model's tracklet calibration.
     thresholds_by_shared: list[float] | None = None

@@ -9,7 +9,6 @@ by ``det_ind``. ``pipeline.ray_runner`` places the same stages on Ray.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from dataclasses import dataclass, field

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 COMMANDS = [
-    "run_pipeline", "pipeline.calibrate", "pipeline.evaluate", "pipeline.synthetic.__main__",
+    "run_pipeline", "train.calibrate_association", "pipeline.evaluate", "pipeline.synthetic.__main__",
     "pipeline.synthetic.corpus", "train.__main__", "train.calibrate_visibility", "train.detector",
     "train.detector_dataset", "train.detector_evaluation", "train.evaluate", "train.part_labels", "train.ship",
     "reid.export.__main__",

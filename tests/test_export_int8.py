@@ -16,9 +16,9 @@ from reid.errors import UserError, run_command_line
 from reid.export import build_onnx_model, build_engine, onnx_for_checkpoint, read_onnx_signature
 from reid.export.__main__ import main as export_main
 from reid.export.calibration_images import calibration_images_from_directory
-from reid.export.engine_cache import BatchProfile
+from reid.engine_key import BatchProfile
 from reid.export.int8_quantization import QUANTIZED_MODULE_PREFIXES, nodes_to_quantize
-from reid.export.signature import ModelSignature
+from reid.model_signature import ModelSignature
 from reid.image_files import image_files_under
 from reid.runtime import load_extractor
 from reid.runtime.preprocessing import preprocess_crops

@@ -11,7 +11,7 @@ import pytest
 
 from reid.errors import UserError
 from reid.export import tensorrt_engine
-from reid.export.engine_cache import BatchProfile, EngineCacheKey
+from reid.engine_key import BatchProfile, EngineCacheKey
 from reid.export.tensorrt_engine import build_engine_plan, network_creation_flags
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from reid.export import build_engine, onnx_for_checkpoint, read_engine_file, tensorrt_status
-from reid.export.engine_cache import BatchProfile
+from reid.engine_key import BatchProfile
 from reid.runtime import load_extractor
 from tests.export_support import small_checkpoint, synthetic_crops
 

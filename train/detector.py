@@ -12,7 +12,6 @@ validation precision, recall, mAP50 and mAP50-95 on the held-out worlds).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil

@@ -22,7 +22,6 @@ test or demo world uses, and vary cameras, people and density per world.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import defaultdict

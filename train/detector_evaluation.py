@@ -12,7 +12,6 @@ exactly as the pipeline's detection stage does (``pipeline.detection``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -20,7 +19,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 
 from reid.help_format import DefaultsHelpFormatter
 from reid.errors import UserError, run_command_line

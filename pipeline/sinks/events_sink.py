@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.records import IdentityEvent, TrackBox
-from pipeline.sinks import Sink, ensure_output_directory
+from pipeline.sinks.base import Sink, ensure_output_directory
 from reid.errors import UserError
 
 

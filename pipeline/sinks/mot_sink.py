@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from pipeline.records import IdentityEvent, TrackBox, TrackKey
-from pipeline.sinks import Sink, camera_file_stem, ensure_output_directory
+from pipeline.sinks.base import Sink, camera_file_stem, ensure_output_directory
 from reid.errors import UserError
 
 UNASSIGNED = -1

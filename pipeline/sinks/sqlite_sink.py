@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from pipeline.records import IdentityEvent, TrackBox, TrackKey, TrackletSnapshot
-from pipeline.sinks import FOREGROUND_NAME, Sink, ensure_output_directory
+from pipeline.sinks.base import FOREGROUND_NAME, Sink, ensure_output_directory
 from reid.errors import UserError
 
 SCHEMA_VERSION = 2  # 2: boxes.interpolated

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from pipeline.records import IdentityEvent, TrackBox, TrackKey
-from pipeline.sinks import Sink, SinkSettings, camera_file_stem, ensure_output_directory
+from pipeline.sinks.base import Sink, SinkSettings, camera_file_stem, ensure_output_directory
 from pipeline.sinks.drawing import HeldVisibility, annotate_frame
 from reid.errors import UserError
 

@@ -5,7 +5,8 @@ graph for ONNX Runtime on the CPU) and to cached TensorRT engines. Command line:
 ``tensorrt`` is never imported by this package until an engine is built.
 """
 
-from reid.export.engine_cache import BatchProfile, EngineCache, EngineCacheKey, EngineTarget
+from reid.engine_key import BatchProfile, EngineCacheKey, EngineTarget
+from reid.export.engine_cache import EngineCache
 from reid.export.engine_file import EngineFile, EngineFileError, read_engine_file, write_engine_file
 from reid.export.fp16_graph import Fp16Conversion, convert_to_fp16
 from reid.export.int8_quantization import Int8Quantization, quantize_to_int8
@@ -17,7 +18,7 @@ from reid.export.onnx_export import (
     export_onnx,
     read_onnx_signature,
 )
-from reid.export.signature import ModelSignature
+from reid.model_signature import ModelSignature
 from reid.export.tensorrt_engine import TensorRTStatus, build_engine, require_tensorrt, tensorrt_status
 
 __all__ = [

@@ -21,7 +21,7 @@ from typing import Sequence
 
 from reid.errors import UserError, run_command_line
 from reid.export.int8_quantization import DEFAULT_CALIBRATION_COUNT
-from reid.export.signature import ENGINE_PRECISIONS, PRECISIONS, ModelSignature
+from reid.model_signature import ENGINE_PRECISIONS, PRECISIONS, ModelSignature
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             calibration_images=calibration_images,
         )
     else:
-        from reid.export.engine_cache import BatchProfile
+        from reid.engine_key import BatchProfile
         from reid.export.onnx_cache import onnx_for_checkpoint
         from reid.export.tensorrt_engine import build_engine, require_tensorrt
 

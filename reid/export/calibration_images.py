@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from reid.errors import UserError
-from reid.export.signature import ModelSignature
+from reid.model_signature import ModelSignature
 from reid.image_files import image_files_under, read_bgr
 
 

@@ -14,13 +14,10 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from reid.engine_key import EngineCacheKey
 from reid.errors import UserError
-from reid.export.signature import ModelSignature
-
-if TYPE_CHECKING:
-    from reid.export.engine_cache import EngineCacheKey
+from reid.model_signature import ModelSignature
 
 ENGINE_MAGIC = b"BPSEMA-TENSORRT-ENGINE\x00"
 ENGINE_FILE_VERSION = 1
@@ -35,12 +32,12 @@ class EngineFileError(UserError):
 
 @dataclass(frozen=True)
 class EngineFile:
-    key: "EngineCacheKey"
+    key: EngineCacheKey
     signature: ModelSignature
     plan: bytes
 
 
-def write_engine_file(path: str | Path, key: "EngineCacheKey", signature: ModelSignature, plan: bytes) -> Path:
+def write_engine_file(path: str | Path, key: EngineCacheKey, signature: ModelSignature, plan: bytes) -> Path:
     """Header + plan, written atomically (temporary file then rename)."""
     path = Path(path)
     header = json.dumps(
@@ -64,9 +61,8 @@ def write_engine_file(path: str | Path, key: "EngineCacheKey", signature: ModelS
     return path
 
 
-def read_engine_file(path: str | Path, expected_key: "EngineCacheKey | None" = None) -> EngineFile:
+def read_engine_file(path: str | Path, expected_key: EngineCacheKey | None = None) -> EngineFile:
     """Read and verify an engine file; every problem is an ``EngineFileError`` naming the file."""
-    from reid.export.engine_cache import EngineCacheKey
 
     path = Path(path)
     if not path.is_file():

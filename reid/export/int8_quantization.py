@@ -29,7 +29,7 @@ import numpy as np
 import onnx
 
 from reid.errors import UserError
-from reid.export.signature import INPUT_NAME
+from reid.model_signature import INPUT_NAME
 
 # Which nodes are quantized, by the module path the exporter writes into node names.
 QUANTIZED_OPERATIONS = ("Conv",)

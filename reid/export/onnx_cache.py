@@ -10,7 +10,7 @@ from reid.checkpoint import file_sha256, load_model
 from reid.errors import UserError
 from reid.export.cache_directory import resolve_cache_dir
 from reid.export.onnx_export import ONNX_OPSET, export_onnx, read_onnx_signature
-from reid.export.signature import SIGNATURE_FORMAT, Precision
+from reid.model_signature import SIGNATURE_FORMAT, Precision
 
 LOGGER = logging.getLogger("reid.export")
 

@@ -1,7 +1,7 @@
 """Export a BPSEMA model to one self-contained ONNX file.
 
 Input ``images`` float32 [N, 3, H, W] (dynamic N only); outputs ``embeddings`` float32
-[N, 1+K, D] and ``visibility`` bool [N, 1+K] (see ``reid.export.signature``). The graph is
+[N, 1+K, D] and ``visibility`` bool [N, 1+K] (see ``reid.model_signature``). The graph is
 traced in eval mode with the TorchScript exporter (``dynamo=False``), which folds BatchNorm into
 the convolutions, drops the identity classifiers, and writes every weight inside the file.
 """
@@ -21,7 +21,7 @@ from reid.checkpoint import file_sha256, load_model
 from reid.errors import UserError
 from reid.export.fp16_graph import convert_to_fp16
 from reid.export.int8_quantization import quantize_to_int8
-from reid.export.signature import (
+from reid.model_signature import (
     EMBEDDINGS_NAME,
     INPUT_NAME,
     OUTPUT_NAMES,

@@ -25,9 +25,10 @@ import torch
 
 from reid.errors import UserError
 from reid.export.cache_directory import resolve_cache_dir
-from reid.export.engine_cache import BatchProfile, EngineCache, EngineCacheKey, EngineTarget
+from reid.engine_key import BatchProfile, EngineCacheKey, EngineTarget
+from reid.export.engine_cache import EngineCache
 from reid.export.onnx_export import read_onnx_signature
-from reid.export.signature import ENGINE_PRECISIONS, INPUT_NAME
+from reid.model_signature import ENGINE_PRECISIONS, INPUT_NAME
 
 LOGGER = logging.getLogger("reid.export")
 DEFAULT_WORKSPACE_BYTES = 4 << 30

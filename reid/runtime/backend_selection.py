@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from reid.errors import UserError
-from reid.export.signature import PRECISIONS, Precision
+from reid.model_signature import PRECISIONS, Precision
 from reid.runtime.extractor import PartFeatureExtractor
 
 LOGGER = logging.getLogger("reid.runtime")
@@ -175,7 +175,7 @@ def _build(
     device_index = int(choice.device.split(":", 1)[1]) if ":" in choice.device else 0
     engine_path = path
     if kind != "engine":
-        from reid.export.engine_cache import BatchProfile
+        from reid.engine_key import BatchProfile
         from reid.export.tensorrt_engine import build_engine
 
         onnx_path = path

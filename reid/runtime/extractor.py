@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from reid.export.signature import ModelSignature
+from reid.model_signature import ModelSignature
 from reid.features import PartFeatures
 from reid.runtime.preprocessing import preprocess_crops
 

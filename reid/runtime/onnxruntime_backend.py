@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reid.errors import UserError
-from reid.export.signature import INPUT_NAME, OUTPUT_NAMES, ModelSignature
+from reid.model_signature import INPUT_NAME, OUTPUT_NAMES, ModelSignature
 from reid.features import PartFeatures
 from reid.runtime.extractor import ExtractorInfo, PartFeatureExtractor
 

@@ -15,7 +15,7 @@ import torch
 
 from reid.errors import UserError
 from reid.export.engine_file import REBUILD_HINT, read_engine_file
-from reid.export.signature import EMBEDDINGS_NAME, INPUT_NAME, VISIBILITY_NAME
+from reid.model_signature import EMBEDDINGS_NAME, INPUT_NAME, VISIBILITY_NAME
 from reid.export.tensorrt_engine import current_target, require_tensorrt
 from reid.features import PartFeatures
 from reid.runtime.extractor import ExtractorInfo, PartFeatureExtractor
@@ -81,7 +81,7 @@ class TensorRTExtractor(PartFeatureExtractor):
                 for name, shape in shapes.items()
             }
             self.host_buffers = {
-                name: torch.empty(shape, dtype=buffer.dtype, pin_memory=True)
+                name: torch.empty(buffer.shape, dtype=buffer.dtype, pin_memory=True)
                 for name, buffer in self.device_buffers.items()
             }
             for name, buffer in self.device_buffers.items():

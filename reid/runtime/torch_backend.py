@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from reid.checkpoint import file_sha256, load_model
-from reid.export.signature import ModelSignature
+from reid.model_signature import ModelSignature
 from reid.features import PartFeatures
 from reid.model import BPSEMA
 from reid.runtime.extractor import ExtractorInfo, PartFeatureExtractor

@@ -1,4 +1,4 @@
-"""python -m pipeline.calibrate --reid MODEL --dataset NAME --data-root DIR [--false-match-rate F]
+"""python -m train.calibrate_association --reid MODEL --dataset NAME --data-root DIR [--false-match-rate F]
 [--tracklet-false-match-rate F] [--tracklet-size N]"""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from reid.errors import run_command_line
 def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.calibration import DEFAULT_FALSE_MATCH_RATE, DEFAULT_TRACKLET_FALSE_MATCH_RATE, DEFAULT_TRACKLET_SIZE
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.calibrate", description="Calibrate association thresholds for a model.")
+    parser = argparse.ArgumentParser(prog="python -m train.calibrate_association", description="Calibrate the association's thresholds for a part model on a ReID dataset (writes MODEL.calibration.json).")
     parser.add_argument("--reid", required=True, help="checkpoint (.pt), .onnx or .engine")
     parser.add_argument("--dataset", required=True, metavar="NAME",
                         help="a ReID dataset name of python -m train.evaluate (e.g. synthetic_occluded)")
