@@ -95,9 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="override detector.backend: YOLO on the frames (detector.weights), or the public "
                              "MOTChallenge detections (with --world/--demo: the world's det/ files)")
     parser.add_argument("--output", metavar="DIR", help="output directory (default: the config's output.directory)")
-    parser.add_argument("--distance", choices=["visible_parts", "global"],
-                        help="override association.distance (default: the config's, visible_parts in the shipped "
-                             "configs)")
+    parser.add_argument("--distance", choices=["visible_parts", "foreground", "global"],
+                        help="override association.distance: visible_parts (the parts both views show) or "
+                             "foreground (the foreground embedding alone; 'global' is its old name) (default: the "
+                             "config's, visible_parts in the shipped configs)")
     parser.add_argument("--distance-threshold", type=float, metavar="D",
                         help="override association.distance_threshold (default: the config's; 'auto' there reads "
                              "the model's calibration file)")
@@ -146,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.detector:
         config.detector.backend = arguments.detector
     if arguments.distance:
-        config.association.distance = arguments.distance
+        from pipeline.config import distance_name
+
+        config.association.distance = distance_name(arguments.distance, "--distance")
     if arguments.distance_threshold is not None:
         config.association.distance_threshold = arguments.distance_threshold
 

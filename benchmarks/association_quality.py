@@ -10,7 +10,7 @@ then the association stage alone is replayed per variant and scored with ``pipel
 - ``refine``: + the refine pass (no stitching, no gap filling);
 - ``+stitch``: + stitching of fragments inside a camera;
 - ``+gaps``: + gap filling (the configured pipeline);
-- ``global``: the configured pipeline on the foreground embedding alone;
+- ``foreground``: the configured pipeline on the foreground embedding alone;
 - ``oracle``: every track relabelled with its majority ground-truth person (what association
   could reach with these tracks; gap filling on).
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from pipeline.stages import AssociationStage  # noqa: E402
 
-VARIANTS = ("online", "refine", "+stitch", "+gaps", "global", "oracle")
+VARIANTS = ("online", "refine", "+stitch", "+gaps", "foreground", "oracle")
 
 
 class RecordingAssociationStage(AssociationStage):
@@ -167,8 +167,8 @@ def main(argv=None) -> int:
         print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
         for variant in arguments.variants:
             association = dataclasses.replace(config.association)
-            if variant == "global":
-                association.distance = "global"
+            if variant == "foreground":
+                association.distance = "foreground"
                 association.thresholds_by_shared = None
                 association.distance_threshold = "auto"
                 resolve_distance_threshold(association, arguments.reid)

@@ -49,7 +49,7 @@ from pipeline.tracklets import PartMemory, Tracklet, memories_as_part_features
 
 @dataclass
 class AssociationSettings:
-    distance: Literal["visible_parts", "global"] = "visible_parts"
+    distance: Literal["visible_parts", "foreground"] = "visible_parts"
     distance_threshold: float = 0.7
     # Thresholds for 1, 2, ... shared embeddings (calibrated); None: distance_threshold for all.
     thresholds_by_shared: tuple[float, ...] | None = None
@@ -71,7 +71,7 @@ class AssociationSettings:
 
     def match_rule(self) -> MatchRule:
         thresholds = self.thresholds_by_shared or (float(self.distance_threshold),)
-        if self.distance == "global":
+        if self.distance == "foreground":
             thresholds = (float(self.distance_threshold),)
         return MatchRule(tuple(float(value) for value in thresholds), self.ratio)
 
@@ -246,7 +246,7 @@ class CrossCameraAssociation:
 
     def _compared(self, features: PartFeatures) -> PartFeatures:
         """What the configured distance looks at: every embedding, or the foreground alone."""
-        if self.settings.distance == "global":
+        if self.settings.distance == "foreground":
             return PartFeatures(features.embeddings[:, :1], torch.ones(len(features), 1, dtype=torch.bool))
         return features
 
@@ -531,7 +531,7 @@ class CrossCameraAssociation:
         self.stitches = stitch_fragments(items, compared, rule, self.settings.stitching)
         index = {key: position for position, key in enumerate(keys)}
         counts = np.stack([item.memory.counts for item in items])
-        if self.settings.distance == "global":
+        if self.settings.distance == "foreground":
             counts = np.maximum(counts[:, :1], 1)
         clusters = refine_clusters(
             items,

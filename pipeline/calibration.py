@@ -1,4 +1,4 @@
-"""Distance thresholds calibrated for a model: the visible-part distance and the global distance live
+"""Distance thresholds calibrated for a model: the visible-part distance and the foreground distance live
 on different scales, so one fixed number would favour one of them. The threshold for a mode is the
 distance under which only ``false_match_rate`` of different-identity image pairs fall, measured on
 a ReID split the model was not trained on (query + gallery of the test identities).
@@ -29,7 +29,9 @@ from reid.distance import visible_part_distance
 from reid.errors import UserError
 from reid.features import PartFeatures
 
-DISTANCE_MODES = ("visible_parts", "global")
+DISTANCE_MODES = ("visible_parts", "foreground")
+# Files written before the foreground embedding got its own name called it "global".
+LEGACY_MODE_NAMES = {"global": "foreground"}
 DEFAULT_FALSE_MATCH_RATE = 0.02
 DEFAULT_TRACKLET_FALSE_MATCH_RATE = 0.001
 DEFAULT_TRACKLET_SIZE = 4
@@ -61,19 +63,28 @@ def calibration_path(model_path: str | Path) -> Path:
     return model_path.with_name(model_path.name + ".calibration.json")
 
 
+def _with_current_mode_names(values: dict) -> dict:
+    """A calibration file's fields with every per-mode mapping keyed by today's mode names."""
+    renamed = dict(values)
+    for field_name, value in values.items():
+        if isinstance(value, dict):
+            renamed[field_name] = {LEGACY_MODE_NAMES.get(key, key): item for key, item in value.items()}
+    return renamed
+
+
 def load_calibration(model_path: str | Path) -> DistanceCalibration | None:
     path = calibration_path(model_path)
     if not path.is_file():
         return None
     try:
-        return DistanceCalibration(**json.loads(path.read_text()))
+        return DistanceCalibration(**_with_current_mode_names(json.loads(path.read_text())))
     except (TypeError, ValueError) as error:
         raise UserError(f"{path}: not a calibration file ({error})") from None
 
 
 def mode_distances(features: PartFeatures, mode: str) -> np.ndarray:
     """All-pairs distance [N, N] for one association mode (inf where nothing is shared)."""
-    if mode == "global":
+    if mode == "foreground":
         features = PartFeatures(features.embeddings[:, :1], torch.ones(len(features), 1, dtype=torch.bool))
     return visible_part_distance(features, features).double().numpy()
 
@@ -175,7 +186,7 @@ def calibrate_tracklets(
     thresholds, recall = {}, {}
     for mode in DISTANCE_MODES:
         compared = tracklets
-        if mode == "global":
+        if mode == "foreground":
             compared = PartFeatures(tracklets.embeddings[:, :1], torch.ones(len(tracklets), 1, dtype=torch.bool))
         distances = visible_part_distance(compared, compared).double().numpy()
         shared = shared_embedding_counts(compared, compared).numpy()

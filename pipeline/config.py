@@ -74,7 +74,7 @@ class TransitWindowConfig:
 
 @dataclass
 class AssociationConfig:
-    distance: Literal["visible_parts", "global"] = "visible_parts"
+    distance: Literal["visible_parts", "foreground"] = "visible_parts"
     # A number, or "auto": the threshold calibrated for the model and this distance
     # (python -m train.calibrate_association; the demo calibrates its model after training).
     distance_threshold: float | Literal["auto"] = "auto"
@@ -175,7 +175,23 @@ class PipelineConfig:
     demo: DemoConfig | None = None
 
 
+def distance_name(value: str, source: str) -> str:
+    """``association.distance``'s value under its current name: the foreground embedding was once
+    called "global" (still accepted, with one deprecation line on stderr)."""
+    if value == "global":
+        import sys
+
+        print(f"warning: {source}: distance 'global' is now called 'foreground' (the foreground embedding alone); "
+              "'global' will stop being accepted", file=sys.stderr)
+        return "foreground"
+    return value
+
+
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
-    config = build_typed_config(PipelineConfig, read_yaml_mapping(path), str(path))
+    values = read_yaml_mapping(path)
+    association = values.get("association") if isinstance(values, dict) else None
+    if isinstance(association, dict) and "distance" in association:
+        association["distance"] = distance_name(association["distance"], f"{path}: association.distance")
+    config = build_typed_config(PipelineConfig, values, str(path))
     config.association.settings(str(path))  # validates the transit windows
     return config

@@ -73,7 +73,7 @@ def euclidean_distance(query: torch.Tensor, gallery: torch.Tensor, chunk_size: i
     return torch.cat(blocks) if blocks else torch.zeros(0, gallery.shape[1], device=query.device)
 
 
-def global_distance(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
+def foreground_distance(query: PartFeatures, gallery: PartFeatures) -> torch.Tensor:
     """Euclidean distance of the foreground embeddings alone (index 0). -> float32 [N_q, N_g]."""
     return euclidean_distance(query.embeddings[:, 0], gallery.embeddings[:, 0])
 

@@ -113,10 +113,10 @@ def test_only_parts_visible_in_both_views_are_compared():
     assert association2.global_id(d) != association2.global_id(c)
 
 
-def test_nothing_shared_is_never_a_match_but_global_mode_compares_the_foreground():
+def test_nothing_shared_is_never_a_match_but_foreground_mode_compares_the_foreground():
     only_part1 = np.array([False, True, False])
     only_part2 = np.array([False, False, True])
-    for mode, same in (("visible_parts", False), ("global", True)):
+    for mode, same in (("visible_parts", False), ("foreground", True)):
         association = make(distance=mode)
         a = feed(association, "cam1", 1, 0.0, 5, person(1), only_part1)
         association.step(0.5)

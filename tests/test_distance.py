@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid.distance import global_distance, visible_part_distance
+from reid.distance import foreground_distance, visible_part_distance
 from reid.features import PartFeatures
 
 
@@ -63,7 +63,7 @@ def test_chunked_equals_unchunked_and_naive(chunk_size):
     np.testing.assert_allclose(reference.numpy()[finite.numpy()], naive[finite.numpy()], atol=1e-4)
 
 
-def test_global_distance_uses_the_foreground_only():
+def test_foreground_distance_uses_the_foreground_only():
     query, gallery = _random_features(4, seed=3), _random_features(5, seed=4)
     expected = torch.cdist(query.embeddings[:, 0], gallery.embeddings[:, 0])
-    torch.testing.assert_close(global_distance(query, gallery), expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(foreground_distance(query, gallery), expected, atol=1e-4, rtol=0)

@@ -72,7 +72,7 @@ class EvaluationReport:
     def table(self) -> str:
         header = f"{self.dataset}: {self.num_query} queries, {self.num_gallery} gallery images"
         lines = [header, f"  {'distance':<14} | Rank-1 | Rank-5 | Rank-10 | Rank-20 |   mAP"]
-        for name, scores in (("visible parts", self.visible_parts), ("global", self.global_)):
+        for name, scores in (("visible parts", self.visible_parts), ("global (avg-pool)", self.global_)):
             lines.append(
                 f"  {name:<14} | {100 * scores.rank1:6.2f} | {100 * scores.rank5:6.2f} | {100 * scores.rank10:7.2f} |"
                 f" {100 * scores.rank20:7.2f} | {100 * scores.mAP:5.2f}"
