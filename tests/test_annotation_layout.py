@@ -54,5 +54,7 @@ def test_visibility_is_held_between_extractions_and_then_dropped():
     assert held.apply(3, [box(7, (0, 0, 10, 30), frame=3, visibility=changed)])[0].visibility == changed
     assert held.apply(4, [box(7, (0, 0, 10, 30), frame=4, visibility=None)])[0].visibility == changed
     assert held.apply(5, [box(8, (50, 0, 60, 30), frame=5, visibility=None)])[0].visibility is None  # never had one
-    held.apply(9, [])  # 6 frames later: evicted
+    filled_in = TrackBox("cam1", 6, 0.6, 7, (0.0, 0.0, 10.0, 30.0), 0.0, None, None, interpolated=True)
+    assert held.apply(6, [filled_in])[0].visibility is None  # a box filled in after the run saw nothing
+    held.apply(9, [])  # 5 frames after the last visibility: evicted
     assert held.apply(10, [box(7, (0, 0, 10, 30), frame=10, visibility=None)])[0].visibility is None

@@ -54,7 +54,8 @@ class HeldVisibility:
     """The last visibility drawn for each track of one camera, held over the frames in between
     extractions (``extractor.every_n_frames``) so that the strips do not blink.
 
-    A pattern is held for at most ``max_frames`` frames after the box it came from; entries older
+    A box filled in after the run (``interpolated``) gets none: no crop of it was seen. A pattern is
+    held for at most ``max_frames`` frames after the box it came from; entries older
     than that are evicted at every frame, so the state is bounded by the tracks recently in view.
     """
 
@@ -70,7 +71,7 @@ class HeldVisibility:
                 self._last[int(box.track_id)] = (tuple(bool(v) for v in box.visibility), frame_index)
                 held.append(box)
                 continue
-            last = self._last.get(int(box.track_id))
+            last = None if box.interpolated else self._last.get(int(box.track_id))  # a filled-in box saw nothing
             held.append(box if last is None else replace(box, visibility=last[0]))
         oldest = frame_index - self.max_frames
         for track_id in [track for track, (_, seen) in self._last.items() if seen < oldest]:
