@@ -33,6 +33,7 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
+from pipeline.association import association_settings  # noqa: E402
 from pipeline.stages import AssociationStage  # noqa: E402
 
 VARIANTS = ("online", "refine", "+stitch", "+gaps", "foreground", "oracle")
@@ -172,7 +173,7 @@ def main(argv=None) -> int:
                 association.thresholds_by_shared = None
                 association.distance_threshold = "auto"
                 resolve_distance_threshold(association, arguments.reid)
-            settings = association.settings()
+            settings = association_settings(association)
             if arguments.threshold_scale != 1.0:
                 scaled = tuple(arguments.threshold_scale * value for value in settings.match_rule().thresholds_by_shared)
                 settings = dataclasses.replace(

@@ -40,10 +40,10 @@ from scipy.optimize import linear_sum_assignment
 
 from reid.distance import shared_embedding_counts, visible_part_distance
 from reid.features import PartFeatures
+from pipeline.config import DEFAULT_DISTANCE_THRESHOLD, AssociationConfig, StitchSettings
 from pipeline.association_constraints import AssociationConstraints, ConstraintSettings, TransitWindow
 from pipeline.match_rule import MatchRule
 from pipeline.records import IdentityEvent, TrackKey, TrackletSnapshot
-from pipeline.track_repair import StitchSettings
 from pipeline.tracklets import PartMemory, Tracklet, memories_as_part_features
 
 
@@ -181,6 +181,36 @@ class IdentityTable:
             return np.arange(similarity.shape[1])
         nearest = torch.topk(similarity, count, dim=1, sorted=False).indices.numpy()
         return np.unique(nearest)
+
+
+def association_settings(config: AssociationConfig, source: str = "<config>",
+                         calibrated_threshold: float | None = None) -> AssociationSettings:
+    """The association's settings from its config section; ``calibrated_threshold`` resolves
+    ``distance_threshold: auto`` (else the default threshold)."""
+    config.validate(source)
+    threshold = config.distance_threshold
+    if threshold == "auto":
+        threshold = calibrated_threshold if calibrated_threshold is not None else DEFAULT_DISTANCE_THRESHOLD
+    return AssociationSettings(
+        distance=config.distance,
+        distance_threshold=float(threshold),
+        thresholds_by_shared=tuple(config.thresholds_by_shared) if config.thresholds_by_shared else None,
+        ratio=float(config.ratio),
+        decision_patience=config.decision_patience,
+        refine_threshold=config.refine_threshold,
+        identity_retention_s=config.identity_retention_s,
+        constraint_horizon_s=config.constraint_horizon_s,
+        refine_neighbours=config.refine_neighbours,
+        online_candidates=config.online_candidates,
+        stitching=config.stitching,
+        gap_filling_max_s=config.gap_filling_max_s,
+        min_observations=config.min_observations,
+        min_part_observations=config.min_part_observations,
+        refine=config.refine,
+        views_overlap=config.views_overlap,
+        transit_windows=[TransitWindow((w.cameras[0], w.cameras[1]), w.min_s, w.max_s) for w in config.transit_windows],
+        track_timeout_s=config.track_timeout_s,
+    )
 
 
 class CrossCameraAssociation:

@@ -4,15 +4,79 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from reid.config import ConfigError, build_typed_config, read_yaml_mapping
-from pipeline.association_constraints import TransitWindow
+from reid.errors import UserError
 
-if TYPE_CHECKING:
-    from pipeline.association import AssociationSettings
-from pipeline.track_repair import StitchSettings
-from pipeline.live_sources import LiveSettings
+
+@dataclass
+class StitchSettings:
+    """Which fragments of one camera may be one track.
+
+    max_gap_s: the later fragment starts at most this long after the earlier one ends;
+    max_speed: the centre moves at most this many box heights per second across the gap (plus
+    ``slack`` box heights); threshold_scale: appearance must pass the match rule's threshold
+    times this (same camera, same light: the rule's cross-camera threshold is conservative).
+    """
+
+    enabled: bool = True
+    max_gap_s: float = 3.0
+    max_speed: float = 1.5
+    slack: float = 0.5
+    threshold_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """How live cameras are read (candidates for a ``live:`` section of the pipeline config).
+
+    queue_size: frames kept per camera while the pipeline is busy (the newest ones; older ones are
+    dropped and counted); 1 always hands on the newest frame, more lets a briefly slow pipeline catch
+    up without drops at the cost of up to ``queue_size / fps`` seconds of extra latency.
+    reconnect_initial_s / reconnect_max_s: back-off before reopening a failed stream, doubling after
+    each consecutive failure up to the maximum. default_fps: frame rate assumed when the stream does
+    not report one. open_timeout_s / read_timeout_s: how long opening a stream / waiting for its next
+    frame may take before the camera counts as down. startup_wait_s: how long the reader waits at
+    start for every camera's first frame. status_window_s: the window of the measured frame rate.
+    min_camera_fps: the slowest frame rate a camera may have (slower reported rates count as unknown);
+    read_timeout_s must cover two of its frame intervals (checked here).
+    ffmpeg_capture_options: FFmpeg options for OpenCV (``key;value|key;value``), used unless the user
+    already set the ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` environment variable; RTSP over TCP survives
+    reconnects reliably, and a short analysis (microseconds) opens a stream in about half a second.
+    """
+
+    queue_size: int = 1
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 8.0
+    default_fps: float = 25.0
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 2.0
+    startup_wait_s: float = 5.0
+    status_window_s: float = 3.0
+    ffmpeg_capture_options: str = "rtsp_transport;tcp|analyzeduration;500000"
+    # The slowest camera the run must take (frames per second). A frame that takes most of
+    # read_timeout_s to arrive counts as a hung stream, so read_timeout_s must span two of its frames.
+    min_camera_fps: float = 1.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.queue_size < 1:
+            problems.append("queue_size must be at least 1")
+        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
+            problems.append("reconnect back-off needs 0 < reconnect_initial_s <= reconnect_max_s")
+        for name in ("default_fps", "open_timeout_s", "read_timeout_s", "status_window_s"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
+        if self.min_camera_fps > 0 and self.read_timeout_s < 2.0 / self.min_camera_fps:
+            problems.append(
+                f"read_timeout_s ({self.read_timeout_s:g}) must span two frames of the slowest camera "
+                f"(min_camera_fps {self.min_camera_fps:g}: at least {2.0 / self.min_camera_fps:g} s), or frames "
+                "of that camera would count as a stalled stream")
+        if self.startup_wait_s < 0:
+            problems.append("startup_wait_s must not be negative")
+        if problems:
+            raise UserError("live settings: " + "; ".join(problems))
 
 
 @dataclass
@@ -96,40 +160,13 @@ class AssociationConfig:
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: fill track gaps up to this long (0: off)
 
-    def settings(self, source: str = "<config>", calibrated_threshold: float | None = None) -> "AssociationSettings":
-        """The association's settings; ``calibrated_threshold`` resolves ``distance_threshold: auto``."""
-        from pipeline.association import AssociationSettings  # imported here: torch is not needed to read YAML
-
-        threshold = self.distance_threshold
-        if threshold == "auto":
-            threshold = calibrated_threshold if calibrated_threshold is not None else DEFAULT_DISTANCE_THRESHOLD
-        windows = []
+    def validate(self, source: str = "<config>") -> None:
+        """What the field types cannot say: two cameras per transit window, a ratio in (0, 1]."""
         for index, window in enumerate(self.transit_windows):
             if len(window.cameras) != 2:
                 raise ConfigError(f"{source}: key 'association.transit_windows[{index}].cameras': expected 2 cameras")
-            windows.append(TransitWindow((window.cameras[0], window.cameras[1]), window.min_s, window.max_s))
         if not 0 < self.ratio <= 1:
             raise ConfigError(f"{source}: key 'association.ratio': expected a number in (0, 1], got {self.ratio}")
-        return AssociationSettings(
-            distance=self.distance,
-            distance_threshold=float(threshold),
-            thresholds_by_shared=tuple(self.thresholds_by_shared) if self.thresholds_by_shared else None,
-            ratio=float(self.ratio),
-            decision_patience=self.decision_patience,
-            refine_threshold=self.refine_threshold,
-            identity_retention_s=self.identity_retention_s,
-            constraint_horizon_s=self.constraint_horizon_s,
-            refine_neighbours=self.refine_neighbours,
-            online_candidates=self.online_candidates,
-            stitching=self.stitching,
-            gap_filling_max_s=self.gap_filling_max_s,
-            min_observations=self.min_observations,
-            min_part_observations=self.min_part_observations,
-            refine=self.refine,
-            views_overlap=self.views_overlap,
-            transit_windows=windows,
-            track_timeout_s=self.track_timeout_s,
-        )
 
 
 @dataclass
@@ -193,5 +230,5 @@ def load_pipeline_config(path: str | Path) -> PipelineConfig:
     if isinstance(association, dict) and "distance" in association:
         association["distance"] = distance_name(association["distance"], f"{path}: association.distance")
     config = build_typed_config(PipelineConfig, values, str(path))
-    config.association.settings(str(path))  # validates the transit windows
+    config.association.validate(str(path))
     return config

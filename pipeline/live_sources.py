@@ -31,6 +31,7 @@ from typing import Callable, Iterator, Sequence
 
 import cv2
 
+from pipeline.config import LiveSettings  # noqa: F401 - defined with the config it comes from
 from pipeline.live_status import FrameRateMeter, LiveCameraStatus, format_status_line
 from pipeline.records import Frame, FramePacket
 from reid.errors import UserError
@@ -50,7 +51,7 @@ FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _URL_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/@]*@")
 _POLL_INTERVAL_S = 0.1  # the longest a waiting reader goes without checking its stop conditions
-_PLAUSIBLE_FPS = (0.5, 240.0)  # stream frame rates outside this range are treated as unknown
+_MAX_PLAUSIBLE_FPS = 240.0  # reported rates above this (or under LiveSettings.min_camera_fps) are unknown
 _STALL_FRACTION = 0.95  # a frame that took this share of the read timeout to arrive means the stream hung
 
 
@@ -64,48 +65,6 @@ def is_live_url(path: str) -> bool:
 def redact_url(url: str) -> str:
     """The URL with any ``user:password@`` replaced by ``***@``, safe for logs and error messages."""
     return _URL_CREDENTIALS.sub(r"\1***@", url)
-
-
-@dataclass(frozen=True)
-class LiveSettings:
-    """How live cameras are read (candidates for a ``live:`` section of the pipeline config).
-
-    queue_size: frames kept per camera while the pipeline is busy (the newest ones; older ones are
-    dropped and counted); 1 always hands on the newest frame, more lets a briefly slow pipeline catch
-    up without drops at the cost of up to ``queue_size / fps`` seconds of extra latency.
-    reconnect_initial_s / reconnect_max_s: back-off before reopening a failed stream, doubling after
-    each consecutive failure up to the maximum. default_fps: frame rate assumed when the stream does
-    not report one. open_timeout_s / read_timeout_s: how long opening a stream / waiting for its next
-    frame may take before the camera counts as down. startup_wait_s: how long the reader waits at
-    start for every camera's first frame. status_window_s: the window of the measured frame rate.
-    ffmpeg_capture_options: FFmpeg options for OpenCV (``key;value|key;value``), used unless the user
-    already set the ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` environment variable; RTSP over TCP survives
-    reconnects reliably, and a short analysis (microseconds) opens a stream in about half a second.
-    """
-
-    queue_size: int = 1
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 8.0
-    default_fps: float = 25.0
-    open_timeout_s: float = 5.0
-    read_timeout_s: float = 2.0
-    startup_wait_s: float = 5.0
-    status_window_s: float = 3.0
-    ffmpeg_capture_options: str = "rtsp_transport;tcp|analyzeduration;500000"
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.queue_size < 1:
-            problems.append("queue_size must be at least 1")
-        if self.reconnect_initial_s <= 0 or self.reconnect_max_s < self.reconnect_initial_s:
-            problems.append("reconnect back-off needs 0 < reconnect_initial_s <= reconnect_max_s")
-        for name in ("default_fps", "open_timeout_s", "read_timeout_s", "status_window_s"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be positive")
-        if self.startup_wait_s < 0:
-            problems.append("startup_wait_s must not be negative")
-        if problems:
-            raise UserError("live settings: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -294,7 +253,7 @@ class LiveCameraSource:
             capture.release()
             return None
         fps = capture.get(cv2.CAP_PROP_FPS)
-        if fps and _PLAUSIBLE_FPS[0] <= fps <= _PLAUSIBLE_FPS[1]:
+        if fps and self.settings.min_camera_fps <= fps <= _MAX_PLAUSIBLE_FPS:
             self.fps = float(fps)
         return capture
 

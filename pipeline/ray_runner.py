@@ -41,7 +41,7 @@ import numpy as np
 from reid.log_levels import current_verbosity
 from reid.progress import progress_bar
 
-from pipeline.association import AssociationSettings
+from pipeline.association import AssociationSettings, association_settings
 from pipeline.config import CropRule, DetectorConfig, PipelineConfig, TrackerConfig
 from pipeline.extraction import DetectionFeatures
 from pipeline.live_sources import is_live_url
@@ -482,7 +482,7 @@ class RayRunner:
         self.extractor_spec = extractor
         self.output_dir = Path(output_dir)
         self.progress = progress
-        self.association_settings = config.association.settings(config_source)
+        self.association_settings = association_settings(config.association, config_source)
         self.duration_s = duration_s  # live sources only; the Ray runner reads recorded files
         self.address = address
         self.extractor_actors = extractor_actors

@@ -17,6 +17,7 @@ from pathlib import Path
 from reid.log_levels import say
 from reid.progress import progress_bar
 
+from pipeline.association import association_settings
 from pipeline.config import PipelineConfig
 from pipeline.detection import build_detector
 from pipeline.extraction import DetectionFeatures
@@ -95,7 +96,7 @@ class InProcessRunner:
         self.extractor_description = self.extraction.describe().description
         self.output_dir = Path(output_dir)
         self.progress = progress
-        self.association_settings = config.association.settings(config_source)
+        self.association_settings = association_settings(config.association, config_source)
         self.stop_requested = threading.Event()
         self.duration_s = duration_s if duration_s is not None else config.sources.duration_s
 

@@ -9,31 +9,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from reid.distance import paired_visible_part_distance
 from reid.features import PartFeatures
+from pipeline.config import StitchSettings  # noqa: F401 - defined with the config it comes from
 from pipeline.match_rule import MatchRule
 from pipeline.records import TrackKey
-
-
-@dataclass
-class StitchSettings:
-    """Which fragments of one camera may be one track.
-
-    max_gap_s: the later fragment starts at most this long after the earlier one ends;
-    max_speed: the centre moves at most this many box heights per second across the gap (plus
-    ``slack`` box heights); threshold_scale: appearance must pass the match rule's threshold
-    times this (same camera, same light: the rule's cross-camera threshold is conservative).
-    """
-
-    enabled: bool = True
-    max_gap_s: float = 3.0
-    max_speed: float = 1.5
-    slack: float = 0.5
-    threshold_scale: float = 1.0
 
 
 def box_centre_and_height(box) -> tuple[np.ndarray, float]:

@@ -41,7 +41,7 @@ def setup(tmp_path_factory):
         "extractor": {"backend": "onnxruntime", "every_n_frames": 2},
         "association": {"refine": False, "distance_threshold": 0.7},
         "output": {"videos": True, "status_every_s": 1.0},
-        "live": {"reconnect_initial_s": 0.25, "reconnect_max_s": 1.0, "read_timeout_s": 1.5},
+        "live": {"reconnect_initial_s": 0.25, "reconnect_max_s": 1.0, "read_timeout_s": 1.5, "min_camera_fps": 2.0},
     }))
     yield directory, config, checkpoint, servers
     for server in servers:

@@ -119,6 +119,10 @@ def test_bad_live_settings_and_streams_are_user_errors():
         LiveSettings(queue_size=0)
     with pytest.raises(UserError, match="reconnect"):
         LiveSettings(reconnect_initial_s=4.0, reconnect_max_s=1.0)
+    # A 0.3 fps camera delivers a frame every 3.3 s: a 2 s read timeout would call each one a stall.
+    with pytest.raises(UserError, match=r"read_timeout_s \(2\) must span two frames of the slowest camera"):
+        LiveSettings(min_camera_fps=0.3)
+    assert LiveSettings(min_camera_fps=0.3, read_timeout_s=7.0).read_timeout_s == 7.0
     with pytest.raises(UserError, match="not a live stream URL"):
         LiveReader([("cam1", "recorded.mp4")])
     with pytest.raises(UserError, match="unique"):
@@ -304,7 +308,8 @@ def test_a_slow_consumer_gets_the_newest_frames_and_drops_are_counted(servers):
 
 def test_a_hung_camera_is_reported_down_then_reconnects(servers):
     server = servers("/hung")
-    settings = LiveSettings(read_timeout_s=1.0, open_timeout_s=2.0, reconnect_initial_s=0.25, reconnect_max_s=1.0)
+    settings = LiveSettings(read_timeout_s=1.0, open_timeout_s=2.0, reconnect_initial_s=0.25, reconnect_max_s=1.0,
+                            min_camera_fps=2.0)
     reader = LiveReader([("hung", server.url)], settings, duration_s=30.0)
     try:
         server.pause()  # the connection stays open, no data flows
