@@ -323,5 +323,5 @@ def test_command_line_starts_and_stops_its_own_ray(world, checkpoint, tmp_path):
         environment={**environment, **LOOPBACK_ENVIRONMENT},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "12 steps" in completed.stdout and "runner: ray (local)" in completed.stdout
+    assert "12 steps" in completed.stdout and "runner: ray; connecting to a local Ray started for this run" in completed.stdout
     assert (output / "mot" / "cam1.txt").read_text() and (output / "tracks.sqlite").is_file()
