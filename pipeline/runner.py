@@ -18,6 +18,7 @@ from reid.log_levels import say
 from reid.progress import progress_bar
 
 from pipeline.association import association_settings
+from pipeline.tracking import APPEARANCE_TRACKERS
 from pipeline.config import PipelineConfig
 from pipeline.detection import build_detector
 from pipeline.extraction import DetectionFeatures
@@ -126,7 +127,16 @@ class InProcessRunner:
         association = None
         try:
             detector = build_detector(self.config.detector, cameras)
-            trackers = {source.camera: TrackingStage(source.camera, self.config.tracker, source.fps) for source in sources}
+            # A tracker is built at its camera's first frame: a live camera that connects late has
+            # reported its frame rate by then (before, its source only knows the default).
+            trackers: dict[str, TrackingStage] = {}
+            source_of = {source.camera: source for source in sources}
+
+            def tracker_for(camera: str) -> TrackingStage:
+                if camera not in trackers:
+                    trackers[camera] = TrackingStage(camera, self.config.tracker, source_of[camera].fps)
+                return trackers[camera]
+
             extractor = self.extraction.describe()
             association = self.association_stage(
                 self.association_settings,
@@ -141,7 +151,7 @@ class InProcessRunner:
                 ),
             )
             every = max(1, self.config.extractor.every_n_frames)
-            appearance = any(tracker.uses_appearance for tracker in trackers.values())
+            appearance = self.config.tracker.name in APPEARANCE_TRACKERS
             frames_per_camera = {camera: 0 for camera in cameras}
             crops, steps, last_timestamp = 0, 0, 0.0
             total = max((source.frame_count for source in sources), default=0) or None
@@ -172,7 +182,7 @@ class InProcessRunner:
 
                 with clock.measure("track"):
                     tracked = [
-                        trackers[frame.camera].track(frame, frame_detections, frame_features)
+                        tracker_for(frame.camera).track(frame, frame_detections, frame_features)
                         for frame, frame_detections, frame_features in zip(frames, detections, features)
                     ]
                 association.process_step(packet.timestamp_s, tracked, {frame.camera: frame.image for frame in frames})
