@@ -254,7 +254,8 @@ class LiveCameraSource:
             return None
         fps = capture.get(cv2.CAP_PROP_FPS)
         if fps and self.settings.min_camera_fps <= fps <= _MAX_PLAUSIBLE_FPS:
-            self.fps = float(fps)
+            with self._condition:  # read by the consumer thread
+                self.fps = float(fps)
         return capture
 
     def _read_until_failure(self, capture: cv2.VideoCapture, is_reconnect: bool) -> None:
@@ -297,28 +298,22 @@ class LiveCameraSource:
 
 
 class _FfmpegOptions:
-    """Sets ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` while live readers are open, unless the user set it (process-wide)."""
+    """Sets ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` for the process, once, before the first live reader's
+    threads start, unless the user set it. It is never changed or removed afterwards: FFmpeg reads
+    the environment from reader threads (a thread still blocked in a read after ``close`` among them),
+    and a concurrent ``setenv``/``unsetenv`` is a data race in the C library."""
 
     _lock = threading.Lock()
-    _users = 0
-    _set_by_us: str | None = None
+    _decided = False
 
     @classmethod
     def acquire(cls, options: str) -> None:
         with cls._lock:
-            cls._users += 1
+            if cls._decided:
+                return
+            cls._decided = True
             if options and FFMPEG_OPTIONS_VARIABLE not in os.environ:
                 os.environ[FFMPEG_OPTIONS_VARIABLE] = options
-                cls._set_by_us = options
-
-    @classmethod
-    def release(cls) -> None:
-        with cls._lock:
-            cls._users = max(0, cls._users - 1)
-            if cls._users == 0 and cls._set_by_us is not None:
-                if os.environ.get(FFMPEG_OPTIONS_VARIABLE) == cls._set_by_us:
-                    del os.environ[FFMPEG_OPTIONS_VARIABLE]
-                cls._set_by_us = None
 
 
 class LiveReader:
@@ -457,7 +452,6 @@ class LiveReader:
             self._condition.notify_all()
         deadline = self._clock() + timeout_s
         still_running = [source.camera for source in self.sources if not source.join(deadline - self._clock())]
-        _FfmpegOptions.release()
         return still_running
 
     def __enter__(self) -> "LiveReader":
