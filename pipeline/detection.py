@@ -33,10 +33,16 @@ def export_detector_onnx(weights: str | Path, directory: str | Path) -> Path:
     os.environ.setdefault("YOLO_AUTOINSTALL", "False")
     from ultralytics import YOLO
 
+    import torch
+
     weights = Path(resolve_weights(str(weights)))
     copy = Path(directory) / weights.name
     copy.write_bytes(weights.read_bytes())
-    return Path(YOLO(str(copy)).export(format="onnx", dynamic=True, verbose=False))
+    threads = torch.get_num_threads()
+    try:
+        return Path(YOLO(str(copy)).export(format="onnx", dynamic=True, verbose=False))
+    finally:
+        torch.set_num_threads(threads)  # the exporter leaves torch on one thread
 
 
 class YoloDetector:
@@ -64,15 +70,13 @@ class YoloDetector:
     def detect(self, frames: list[Frame]) -> list[Detections]:
         if not frames:
             return []
-        results = self.model.predict(
-            [frame.image for frame in frames],
-            classes=[PERSON_CLASS],
-            conf=self.config.confidence,
-            iou=self.config.iou,
-            imgsz=self.config.image_size,
-            device=self.config.device,
-            verbose=False,
-        )
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            results = self._predict(frames)
+        finally:
+            torch.set_num_threads(threads)  # ultralytics' ONNX path leaves torch on one thread
         detections = []
         for frame, result in zip(frames, results):
             boxes = result.boxes
@@ -85,6 +89,17 @@ class YoloDetector:
                 )
             )
         return detections
+
+    def _predict(self, frames: list[Frame]):
+        return self.model.predict(
+            [frame.image for frame in frames],
+            classes=[PERSON_CLASS],
+            conf=self.config.confidence,
+            iou=self.config.iou,
+            imgsz=self.config.image_size,
+            device=self.config.device,
+            verbose=False,
+        )
 
 
 class PublicDetections:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from reid.help_format import DefaultsHelpFormatter
@@ -50,7 +49,8 @@ def train_detector(data: Path, out: Path, epochs: int, image_size: int, batch: i
     model.train(
         data=str(data), epochs=epochs, imgsz=image_size, batch=batch, workers=workers, device="cpu",
         project=str(out.resolve()), name=RUN_NAME, exist_ok=True, pretrained=False, amp=False, plots=False,
-        seed=seed, deterministic=False, single_cls=True, fraction=fraction, patience=max(epochs, 100),
+        seed=seed, deterministic=False, single_cls=True, fraction=fraction,  # one class; shipping names it 'person'
+        patience=max(epochs, 100),
         close_mosaic=max(1, epochs // 6), warmup_epochs=min(3.0, max(0.5, epochs / 10)), cache="ram",
     )
     return run
@@ -60,8 +60,15 @@ def ship_detector(best: Path, destination: Path = SHIPPED_DETECTOR) -> Path:
     """Copy a trained checkpoint (ultralytics strips the optimizer from best.pt at the end of training)."""
     if not best.is_file():
         raise UserError(f"--ship: {best} not found")
+    import torch
+
     destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, destination)
+    checkpoint = torch.load(best, map_location="cpu", weights_only=False)
+    # ultralytics names the class "item" when training with single_cls; ours is a person.
+    for key in ("model", "ema"):
+        if checkpoint.get(key) is not None:
+            checkpoint[key].names = {0: "person"}
+    torch.save(checkpoint, destination)
     size_mb = destination.stat().st_size / 1e6
     if size_mb > 25:
         raise UserError(f"{destination} is {size_mb:.1f} MB, over the 25 MB limit of models/")
