@@ -48,7 +48,12 @@ class CameraTracker:
             parameters.setdefault("frame_rate", int(round(frame_rate)))
         if "use_cmc" in accepted:
             parameters.setdefault("use_cmc", False)  # camera-motion compensation: static surveillance cameras
-        self.tracker = tracker_class(**parameters)
+        try:
+            self.tracker = tracker_class(**parameters)
+        except TypeError as error:  # a misspelt or unknown tracker.parameters key
+            from reid.errors import UserError
+
+            raise UserError(f"tracker.parameters for {config.name}: {error}") from None
 
     def update(
         self, detections: Detections, image: np.ndarray, timestamp_s: float, embeddings: np.ndarray | None = None

@@ -85,3 +85,14 @@ def test_yolo_from_yaml_detects_on_a_batch_of_cameras():
     assert [d.camera for d in detections] == ["a", "b"]
     for d in detections:
         assert d.boxes.shape[1] == 4 and d.boxes.dtype == np.float32 and len(d.scores) == len(d.boxes)
+
+
+def test_a_misspelt_tracker_parameter_is_one_user_error():
+    import pytest
+
+    from pipeline.config import TrackerConfig
+    from pipeline.tracking import CameraTracker
+    from reid.errors import UserError
+
+    with pytest.raises(UserError, match="tracker.parameters for bytetrack: .*det_thresh"):
+        CameraTracker("cam1", TrackerConfig(name="bytetrack", parameters={"det_thresh": 0.4}), 10.0)
