@@ -40,20 +40,17 @@ def _parse_sources(values: list[str]) -> list[tuple[str, str]]:
 def _check_inputs_before_loading(streams: list[tuple[str, str]], model: str, config) -> None:
     """Mistakes a user can fix, reported before any model loads: a missing video file, a missing
     part-feature model, missing detector weights or public detections."""
-    from pipeline.detection import resolve_weights
-    from pipeline.live_sources import is_live_url
+    from pipeline.detection import local_weights_or_fail
+    from pipeline.sources import require_video_file
 
     if not config.sources.continue_on_error:
         for camera, path in streams:
-            if not is_live_url(path) and not Path(path).is_file():
-                raise UserError(f"camera {camera}: video file not found: {path}")
+            require_video_file(camera, path)
     if not Path(model).is_file():
         raise UserError(f"part-feature model not found: {model}")
     detector = config.detector
     if detector.backend == "yolo":
-        weights = Path(resolve_weights(detector.weights))
-        if len(weights.parts) > 1 and not weights.is_file():  # a bare name (yolo11n.pt) is ultralytics' to fetch
-            raise UserError(f"YOLO weights not found: {weights} (detector.weights)")
+        local_weights_or_fail(detector.weights)
     elif detector.detections_dir and not Path(detector.detections_dir).is_dir():
         raise UserError(f"public detections directory not found: {detector.detections_dir} (detector.detections_dir)")
 

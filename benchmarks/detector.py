@@ -29,18 +29,11 @@ SHIPPED = REPOSITORY_ROOT / "models" / "yolo11n_synthetic_person.pt"
 
 def step_batches(world: Path, steps: int):
     """``steps`` lists of Frames (all cameras of one frame number) from the world's videos."""
-    from pipeline.records import Frame
-    from train.detector_dataset import load_world_or_fail, world_video_frames
+    from itertools import islice
 
-    description = load_world_or_fail(world)
-    streams = [world_video_frames(world, camera, every_n_frames=3) for camera in description.cameras]
-    batches = []
-    for decoded in zip(*streams):
-        batches.append([Frame(f"cam{camera.camera_id}", number, number / description.fps, image)
-                        for camera, (number, image) in zip(description.cameras, decoded)])
-        if len(batches) == steps:
-            break
-    return batches
+    from train.detector_dataset import load_world_or_fail, world_frame_batches
+
+    return list(islice(world_frame_batches(world, load_world_or_fail(world), every_n_frames=3), steps))
 
 
 def main() -> int:

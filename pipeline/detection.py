@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,24 +26,45 @@ def resolve_weights(weights: str) -> str:
     return weights
 
 
+def local_weights_or_fail(weights: str) -> str:
+    """``resolve_weights``, and one clear line when a path with a directory names no file (a bare name
+    such as ``yolo11n.pt`` is ultralytics' to fetch)."""
+    resolved = resolve_weights(weights)
+    if len(Path(resolved).parts) > 1 and not Path(resolved).is_file():
+        raise UserError(f"YOLO weights not found: {Path(resolved).resolve()} (detector.weights)")
+    return resolved
+
+
+def ultralytics_offline() -> None:
+    """Nothing ultralytics does for us may reach the internet (fonts, AMP check weights, hub, installs)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+
+
+@contextlib.contextmanager
+def keeping_torch_threads():
+    """Restore torch's thread count afterwards: ultralytics' exporter and its ONNX predict path set it to one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def export_detector_onnx(weights: str | Path, directory: str | Path) -> Path:
     """Ultralytics' exporter: ``directory/<name>.onnx`` with a dynamic input (any batch, any size), the
     file ``detector.weights`` takes to run the detector on ONNX Runtime. The same as
     ``yolo export model=WEIGHTS format=onnx dynamic=True`` (which writes beside the weights)."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    ultralytics_offline()
     from ultralytics import YOLO
-
-    import torch
 
     weights = Path(resolve_weights(str(weights)))
     copy = Path(directory) / weights.name
     copy.write_bytes(weights.read_bytes())
-    threads = torch.get_num_threads()
-    try:
+    with keeping_torch_threads():
         return Path(YOLO(str(copy)).export(format="onnx", dynamic=True, verbose=False))
-    finally:
-        torch.set_num_threads(threads)  # the exporter leaves torch on one thread
 
 
 class YoloDetector:
@@ -53,10 +75,7 @@ class YoloDetector:
         from ultralytics import YOLO
 
         self.config = config
-        weights = resolve_weights(config.weights)
-        if Path(weights).suffix in (".pt", ".onnx", ".engine") and len(Path(weights).parts) > 1 \
-                and not Path(weights).is_file():
-            raise UserError(f"YOLO weights not found: {Path(weights).resolve()} (detector.weights)")
+        weights = local_weights_or_fail(config.weights)
         try:
             self.model = YOLO(weights, task="detect")
         except Exception as error:  # offline download failure, missing or corrupt file
@@ -70,13 +89,8 @@ class YoloDetector:
     def detect(self, frames: list[Frame]) -> list[Detections]:
         if not frames:
             return []
-        import torch
-
-        threads = torch.get_num_threads()
-        try:
+        with keeping_torch_threads():
             results = self._predict(frames)
-        finally:
-            torch.set_num_threads(threads)  # ultralytics' ONNX path leaves torch on one thread
         detections = []
         for frame, result in zip(frames, results):
             boxes = result.boxes

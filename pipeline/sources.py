@@ -13,14 +13,19 @@ from reid.errors import UserError
 from pipeline.records import Frame, FramePacket
 
 
+def require_video_file(camera: str, path: str) -> None:
+    """One clear line when a recorded camera's file is missing (a URL is not checked here)."""
+    if "://" not in path and not Path(path).is_file():
+        raise UserError(f"camera {camera}: video file not found: {path}")
+
+
 class VideoFileSource:
     """Frames of one recorded video; timestamp = (frame_index - 1) / fps."""
 
     def __init__(self, camera: str, path: str | Path):
         self.camera = camera
         self.path = str(path)
-        if "://" not in self.path and not Path(self.path).is_file():
-            raise UserError(f"camera {camera}: video file not found: {self.path}")
+        require_video_file(camera, self.path)
         self.capture = cv2.VideoCapture(self.path)
         if not self.capture.isOpened():
             raise UserError(f"camera {camera}: cannot open video {self.path} (unreadable or not a video)")

@@ -46,9 +46,3 @@ def say(message: str, *, error_stream: bool = False) -> None:
     """A line about what the run is doing (not a result): shown unless quiet."""
     if _current != "quiet":
         print(message, file=sys.stderr if error_stream else sys.stdout, flush=True)
-
-
-def detail(message: str) -> None:
-    """A line only a verbose run shows."""
-    if _current == "verbose":
-        print(message, flush=True)

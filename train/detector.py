@@ -13,7 +13,6 @@ validation precision, recall, mAP50 and mAP50-95 on the held-out worlds).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from reid.help_format import DefaultsHelpFormatter
@@ -24,16 +23,12 @@ SHIPPED_DETECTOR = REPOSITORY / "models" / "yolo11n_synthetic_person.pt"
 RUN_NAME = "train"
 
 
-def _offline_ultralytics() -> None:
-    """Nothing of the trainer may reach the internet (fonts for plots, AMP check weights, hub)."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
-
-
 def train_detector(data: Path, out: Path, epochs: int, image_size: int, batch: int, workers: int,
                    resume: bool, seed: int = 0, fraction: float = 1.0) -> Path:
     """Run (or resume) ultralytics' trainer; returns the run directory ``OUT/train``."""
-    _offline_ultralytics()
+    from pipeline.detection import ultralytics_offline
+
+    ultralytics_offline()
     from ultralytics import YOLO
 
     run = out / RUN_NAME

@@ -130,6 +130,17 @@ def world_video_frames(world_directory: Path, camera, every_n_frames: int = 1):
         raise UserError(f"{path}: no frame could be decoded")
 
 
+def world_frame_batches(world_directory: Path, world, every_n_frames: int = 1):
+    """Yield, for every ``every_n_frames``-th frame number, the ``Frame`` of every camera of the world
+    (``world``: its ``load_world`` description) - one detector batch, as the pipeline's step has it."""
+    from pipeline.records import Frame
+
+    streams = [world_video_frames(world_directory, camera, every_n_frames) for camera in world.cameras]
+    for decoded in zip(*streams):
+        yield [Frame(f"cam{camera.camera_id}", number, (number - 1) / world.fps, image)
+               for camera, (number, image) in zip(world.cameras, decoded)]
+
+
 def load_world_or_fail(world_directory: Path):
     """The world's description, or one clear line."""
     from pipeline.synthetic import load_world

@@ -16,13 +16,13 @@ import contextlib
 import io
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 
 from reid.help_format import DefaultsHelpFormatter
 from reid.errors import UserError, run_command_line
-from train.detector_dataset import load_world_or_fail, world_video_frames
+from train.detector_dataset import load_world_or_fail, world_frame_batches
 
 DEFAULT_MIN_VISIBILITY = 0.3
 EVALUATION_CONFIDENCE = 0.01  # AP needs the low-score tail of the ranking
@@ -85,7 +85,6 @@ def evaluate_detector(detector_config, worlds: list[Path], every_n_frames: int =
                       min_visibility: float = DEFAULT_MIN_VISIBILITY) -> DetectorScores:
     """Run the configured detector (``pipeline.config.DetectorConfig``) on the worlds' frames and score it."""
     from pipeline.detection import build_detector
-    from pipeline.records import Frame
     from pipeline.synthetic.ground_truth import read_ground_truth
 
     images: list[dict] = []
@@ -97,8 +96,6 @@ def evaluate_detector(detector_config, worlds: list[Path], every_n_frames: int =
         cameras = [f"cam{camera.camera_id}" for camera in world.cameras]
         config = detector_config
         if config.backend == "detections":
-            from dataclasses import replace
-
             config = replace(config, detections_dir=str(world_directory / "det"))
         detector = build_detector(config, cameras)
         truth_by_camera = {}
@@ -107,10 +104,7 @@ def evaluate_detector(detector_config, worlds: list[Path], every_n_frames: int =
             for row in read_ground_truth(world_directory / camera.ground_truth):
                 rows.setdefault(row.frame, []).append(row)
             truth_by_camera[camera.camera_id] = rows
-        streams = [world_video_frames(world_directory, camera, every_n_frames) for camera in world.cameras]
-        for decoded in zip(*streams):  # one frame number of every camera: one batch
-            frames = [Frame(f"cam{camera.camera_id}", number, number / world.fps, image)
-                      for camera, (number, image) in zip(world.cameras, decoded)]
+        for frames in world_frame_batches(world_directory, world, every_n_frames):
             started = time.perf_counter()
             found = detector.detect(frames)
             detect_seconds += time.perf_counter() - started

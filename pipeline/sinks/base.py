@@ -15,7 +15,6 @@ from pipeline.records import IdentityEvent, TrackBox, TrackKey, TrackletSnapshot
 from reid.errors import UserError
 
 
-
 class Sink(abc.ABC):
     """One destination for pipeline results (see the module docstring for the call order)."""
 
