@@ -113,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="with --runner ray: an existing Ray cluster (host:port or ray://host:port); "
                              "default: a local Ray started for this run")
+    parser.add_argument("--web", type=int, metavar="PORT",
+                        help="serve the web app while the run goes (live camera streams, identities, search): "
+                             "http://127.0.0.1:PORT/ (in-process runner only)")
+    parser.add_argument("--web-host", default="127.0.0.1", metavar="HOST",
+                        help="with --web: the address to bind (default 127.0.0.1; anything else needs --web-token)")
+    parser.add_argument("--web-token", metavar="SECRET", help="with --web: required on every request")
     parser.add_argument("--selfcheck", action="store_true",
                         help="build the model (--config MODEL_YAML, default the paper's) and run it on random input")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
@@ -185,7 +191,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                          if detector.backend == "yolo" else f"public detections from {detector.detections_dir}"))
     say(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})")
 
+    if arguments.web is not None:
+        if arguments.runner == "ray":
+            raise UserError("--web needs the in-process runner (--runner inprocess)")
+        from pipeline.web.server import check_bind
+
+        check_bind(arguments.web_host, arguments.web, arguments.web_token)
     extractor = None
+    web_server = None
     if arguments.runner == "ray":
         from pipeline.ray_runner import ExtractorSpec, RayRunner
 
@@ -200,9 +213,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
         say(f"part-feature extractor: {extractor.info.describe()}")
+        live_view = None
+        if arguments.web is not None:
+            from pipeline.web.app import WebSettings, create_app
+            from pipeline.web.live import LiveView
+            from pipeline.web.server import BackgroundServer
+
+            live_view = LiveView([camera for camera, _ in streams], extractor.part_names)
+            search_extractor = load_extractor(model, backend=config.extractor.backend, max_batch=8)
+            app = create_app(WebSettings(output, extractor=search_extractor, token=arguments.web_token,
+                                         live_view=live_view, model=str(Path(model).resolve())))
+            web_server = BackgroundServer(app, arguments.web_host, arguments.web).start()
+            say(f"web app on {web_server.url} (live cameras: {web_server.url}live.html)")
         runner = InProcessRunner(
             config, streams, extractor, output, progress=progress, config_source=config_path,
-            duration_s=arguments.duration,
+            duration_s=arguments.duration, model=model, live_view=live_view,
         )
 
     def stop(signum, frame):  # flush and close every sink, then exit
@@ -217,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler)
         if extractor is not None:
             extractor.close()
+        if web_server is not None:
+            web_server.stop()
     if summary.extractor and extractor is None:
         say(f"part-feature extractor: {summary.extractor}")
     print(summary.table())

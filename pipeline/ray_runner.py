@@ -350,10 +350,11 @@ class AssociationWorker:
         video_fps: dict[str, float],
         output,
         video_sources: dict[str, str] | None = None,
+        model: str | None = None,
     ) -> None:
         self.stage = AssociationStage(
             settings, extractor, output_dir, cameras,
-            sink_settings_for(output, video_fps, extractor.part_names, video_sources),
+            sink_settings_for(output, video_fps, extractor.part_names, video_sources, model),
         )
 
     def process_step(self, timestamp_s: float, image_cameras: tuple[str, ...], *values) -> int:
@@ -582,6 +583,7 @@ class RayRunner:
                     {info.camera: info.fps for info in infos},
                     self.config.output,
                     {camera: str(Path(path).resolve()) for camera, path in self.streams},
+                    self.extractor_spec.model,
                 )
             )
         except BaseException:

@@ -89,6 +89,8 @@ class InProcessRunner:
         config_source: str = "<config>",
         duration_s: float | None = None,
         association_stage=AssociationStage,
+        model: str | None = None,
+        live_view=None,
     ):
         self.config = config
         self.association_stage = association_stage  # the class (or factory) of the association stage
@@ -100,6 +102,10 @@ class InProcessRunner:
         self.association_settings = association_settings(config.association, config_source)
         self.stop_requested = threading.Event()
         self.duration_s = duration_s if duration_s is not None else config.sources.duration_s
+        self.model = model  # the part-feature model file, recorded in the store
+        # The web app's live view (pipeline.web.live.LiveView): its sink gets every step's frames and
+        # boxes, and it is told the cameras' health and the identity count.
+        self.live_view = live_view
 
     def _open_reader(self):
         """Files are read in step by timestamp; live URLs each by their own reconnecting thread."""
@@ -124,6 +130,7 @@ class InProcessRunner:
         live = isinstance(reader, LiveReader)
         cameras = [source.camera for source in sources]
         next_status = time.monotonic() + self.config.output.status_every_s
+        next_view_report = 0.0
         association = None
         try:
             detector = build_detector(self.config.detector, cameras)
@@ -148,7 +155,9 @@ class InProcessRunner:
                     {source.camera: source.fps for source in sources},
                     extractor.part_names,
                     {} if live else {source.camera: source.path for source in sources},
+                    self.model,
                 ),
+                **({"extra_sinks": [self.live_view.sink]} if self.live_view is not None else {}),
             )
             every = max(1, self.config.extractor.every_n_frames)
             appearance = self.config.tracker.name in APPEARANCE_TRACKERS
@@ -190,12 +199,17 @@ class InProcessRunner:
                     frames_per_camera[frame.camera] += 1
                 steps += 1
                 bar.update(1)
+                if self.live_view is not None and time.monotonic() >= next_view_report:
+                    next_view_report = time.monotonic() + 0.5
+                    self.live_view.report(reader.status() if live else {}, association.identities_seen())
                 if live and self.config.output.status_every_s > 0 and time.monotonic() >= next_status:
                     next_status = time.monotonic() + self.config.output.status_every_s
                     say(format_status_line(reader.status(), association.identities_seen()), error_stream=True)
             bar.close()
 
             outcome = association.finish(last_timestamp)
+            if self.live_view is not None:
+                self.live_view.report(reader.status() if live else {}, outcome.identities, running=False)
             clock.add(association.clock.seconds)
             return RunSummary(
                 output_dir=self.output_dir,

@@ -26,7 +26,7 @@ from pipeline.association import AssociationSettings, CrossCameraAssociation
 from pipeline.config import CropRule, OutputConfig, TrackerConfig
 from pipeline.extraction import DetectionFeatures, crop_is_usable, cut_crop
 from pipeline.records import Detections, Frame, IdentityEvent, TrackBox, TrackKey
-from pipeline.sinks import SinkGroup, SinkSettings, build_sinks
+from pipeline.sinks import Sink, SinkGroup, SinkSettings, build_sinks
 from pipeline.track_repair import TrackBoxHistory
 
 STAGES = ("decode", "detect", "extract", "track", "associate", "write")
@@ -212,11 +212,13 @@ def sink_settings_for(
     video_fps: Mapping[str, float],
     part_names: Sequence[str],
     video_sources: Mapping[str, str] | None = None,
+    model: str | None = None,
 ) -> SinkSettings:
     """The sinks the output configuration turns on.
 
     video_sources: the recorded file of each camera (camera -> path), so that its annotated video is
-    drawn after the run with the final ids; live cameras (absent) are drawn online.
+    drawn after the run with the final ids; live cameras (absent) are drawn online. model: the
+    run's part-feature model file (recorded in the store, for the web app's search).
     """
     return SinkSettings(
         mot=output.mot,
@@ -226,6 +228,7 @@ def sink_settings_for(
         video_fps=dict(video_fps),
         part_names=tuple(part_names),
         video_sources={camera: str(Path(path).resolve()) for camera, path in dict(video_sources or {}).items()},
+        run_metadata={"reid_model": str(Path(model).resolve())} if model else {},
     )
 
 
@@ -253,13 +256,14 @@ class AssociationStage:
         output_dir: str | Path,
         cameras: Sequence[str],
         sinks: SinkSettings,
+        extra_sinks: Sequence[Sink] = (),
     ):
         self.settings = settings
         self.clock = StageClock()
         self.association = CrossCameraAssociation(settings, extractor.num_parts, extractor.embedding_dim)
         # Recorded runs (those that refine) keep every box for the gap filling after the run.
         self.box_history = TrackBoxHistory() if settings.refine and settings.gap_filling_max_s > 0 else None
-        self.sink = SinkGroup(build_sinks(output_dir, list(cameras), sinks))
+        self.sink = SinkGroup([*build_sinks(output_dir, list(cameras), sinks), *extra_sinks])
 
     def identities_seen(self) -> int:
         return len(set(self.association.assignments.values()))

@@ -55,3 +55,26 @@ def _private_cache_directory(tmp_path_factory):
 def _deterministic_torch():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def web_run(tmp_path_factory) -> Path:
+    """The results directory of one small recorded run (3 cameras, 20 people, 20 s, public detections,
+    the shipped part model), shared by the web app's tests. Its world (seed 62 029) is used by no
+    training corpus and no other test."""
+    import subprocess
+    import sys
+
+    from pipeline.synthetic import WorldConfig, generate_world
+
+    root = tmp_path_factory.mktemp("web-run")
+    world = root / "world"
+    generate_world(world, WorldConfig(cameras=3, identities=20, seconds=20, fps=10, seed=62_029), progress=False)
+    output = root / "output"
+    subprocess.run(
+        [sys.executable, str(REPOSITORY_ROOT / "run_pipeline.py"), "--world", str(world), "--detector", "detections",
+         "--reid", str(REPOSITORY_ROOT / "models" / "bpsema_small_synthetic.pt"), "--output", str(output),
+         "--no-progress", "--quiet"],
+        check=True, cwd=REPOSITORY_ROOT,
+    )
+    return output

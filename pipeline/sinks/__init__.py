@@ -15,7 +15,7 @@ A sink never loses what it already wrote: every step is written as a whole (or n
 
     OUTPUT/mot/{camera}.txt        MOTChallenge rows frame,global_id,x,y,w,h,conf,-1,-1,-1
     OUTPUT/events.jsonl            one IdentityEvent per line
-    OUTPUT/tracks.sqlite           cameras, tracks, identities, boxes, tracklet_features
+    OUTPUT/tracks.sqlite           cameras, tracks, identities, boxes, tracklet_features, thumbnails
     OUTPUT/videos/{camera}.mp4     boxes coloured by global id, label, part-visibility strip (recorded
                                    files: rendered at ``finalize`` with the final ids)
 """
@@ -60,7 +60,8 @@ def build_sinks(output_dir: str | Path, cameras: Sequence[str], settings: SinkSe
         if settings.sqlite:
             from pipeline.sinks.sqlite_sink import SqliteSink
 
-            sinks.append(SqliteSink(directory / "tracks.sqlite", cameras, settings.visibility_names))
+            sinks.append(SqliteSink(directory / "tracks.sqlite", cameras, settings.visibility_names,
+                                    settings.video_sources, settings.run_metadata))
         if settings.video:
             from pipeline.sinks.video_sink import VideoSink
 

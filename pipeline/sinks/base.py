@@ -101,7 +101,9 @@ class SinkSettings:
     frames of another size are resized). num_parts: K body parts; part_names: their K names
     (the foreground, index 0 of the visibility vector, is implicit). Give either or both.
     video_sources: the recorded video file of each camera that has one (camera -> path; empty for
-    live runs): the video sink renders those cameras after the run from the file, with the final ids.
+    live runs): the video sink renders those cameras after the run from the file, with the final ids
+    (the SQLite store records them for the web app's frames). run_metadata: facts about the run the
+    SQLite store keeps in its ``metadata`` table (``reid_model``: the part-feature model).
     """
 
     mot: bool = True
@@ -114,6 +116,7 @@ class SinkSettings:
     num_parts: int | None = None
     part_names: tuple[str, ...] = ()
     video_sources: Mapping[str, str] = field(default_factory=dict)
+    run_metadata: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = tuple(str(name) for name in self.part_names)

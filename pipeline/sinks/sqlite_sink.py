@@ -2,8 +2,10 @@
 
 Tables (one transaction per step, WAL journal, so a crash leaves a consistent database):
 
-- ``metadata(key, value)``: ``schema_version``, ``finalized`` ("0"/"1": whether global ids are final);
-- ``cameras(camera, position)``: camera names in run order;
+- ``metadata(key, value)``: ``schema_version``, ``finalized`` ("0"/"1": whether global ids are final),
+  ``reid_model`` (the part-feature model of the run, an absolute path, when known);
+- ``cameras(camera, position, source)``: camera names in run order; ``source`` the recorded video file
+  (absolute path; NULL for a live camera);
 - ``parts(part, name)``: index into visibility strings and ``tracklet_features.part``
   (0 = foreground, 1..K = body parts);
 - ``tracks(camera, track_id, global_id, first_frame, last_frame, first_time_s, last_time_s)``:
@@ -18,7 +20,12 @@ Tables (one transaction per step, WAL journal, so a crash leaves a consistent da
   track (inserted by ``finalize``; score 0, visibility NULL), 0 for a tracked one;
 - ``tracklet_features(camera, track_id, part, count, embedding)``: the latest part memory of a
   track: ``count`` visible observations of the part, ``embedding`` float32 little-endian [D]
-  (``numpy.frombuffer(blob, "<f4")``).
+  (``numpy.frombuffer(blob, "<f4")``);
+- ``thumbnails(camera, track_id, frame, quality, jpeg)``: the best crop of each track (most visible
+  parts, then highest detection score), JPEG, at most ``THUMBNAIL_HEIGHT`` pixels tall.
+
+Schema versions: 3 added ``cameras.source``, ``thumbnails`` and ``reid_model``; readers of version 2
+stores (``pipeline.web.store``) treat them as absent.
 
 Final id of every box::
 
@@ -31,19 +38,23 @@ import math
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
+import cv2
 import numpy as np
 
+from pipeline.extraction import cut_crop
 from pipeline.records import IdentityEvent, TrackBox, TrackKey, TrackletSnapshot
 from pipeline.sinks.base import FOREGROUND_NAME, Sink, ensure_output_directory
 from reid.errors import UserError
 
-SCHEMA_VERSION = 2  # 2: boxes.interpolated
+SCHEMA_VERSION = 3  # 2: boxes.interpolated; 3: cameras.source, thumbnails, metadata reid_model
+THUMBNAIL_HEIGHT = 128  # pixels; smaller crops are kept at their size
+THUMBNAIL_JPEG_QUALITY = 85
 
 SCHEMA = """
 CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE cameras (camera TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE cameras (camera TEXT PRIMARY KEY, position INTEGER NOT NULL, source TEXT);
 CREATE TABLE parts (part INTEGER PRIMARY KEY, name TEXT NOT NULL);
 CREATE TABLE tracks (
     camera TEXT NOT NULL,
@@ -88,6 +99,21 @@ CREATE TABLE tracklet_features (
     embedding BLOB NOT NULL,
     PRIMARY KEY (camera, track_id, part)
 );
+CREATE TABLE thumbnails (
+    camera TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    frame INTEGER NOT NULL,
+    quality REAL NOT NULL,
+    jpeg BLOB NOT NULL,
+    PRIMARY KEY (camera, track_id)
+);
+"""
+
+UPSERT_THUMBNAIL = """
+INSERT INTO thumbnails (camera, track_id, frame, quality, jpeg) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (camera, track_id) DO UPDATE SET
+    frame = excluded.frame, quality = excluded.quality, jpeg = excluded.jpeg
+WHERE excluded.quality > thumbnails.quality
 """
 
 UPSERT_TRACK = """
@@ -160,14 +186,42 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
+def thumbnail_quality(box: TrackBox) -> float:
+    """How good a crop of ``box`` is as its track's picture: visible parts first, then the score.
+
+    ``visible parts + score`` (scores lie in [0, 1], so one more visible part always wins); a box
+    without features counts no visible part.
+    """
+    visible = 0 if box.visibility is None else sum(bool(value) for value in box.visibility)
+    return float(visible) + min(max(float(box.score), 0.0), 1.0)
+
+
+def encode_thumbnail(image: np.ndarray, box: Sequence[float]) -> bytes | None:
+    """JPEG of the box's crop of a BGR frame, at most ``THUMBNAIL_HEIGHT`` tall (None if encoding fails)."""
+    crop = cut_crop(image, np.asarray(box, dtype=np.float64))
+    height, width = crop.shape[:2]
+    if height > THUMBNAIL_HEIGHT:
+        size = (max(1, round(width * THUMBNAIL_HEIGHT / height)), THUMBNAIL_HEIGHT)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    encoded, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, THUMBNAIL_JPEG_QUALITY])
+    return data.tobytes() if encoded else None
+
+
 class SqliteSink(Sink):
-    """Writes ``tracks.sqlite`` (see the module docstring). An existing database at ``path`` is replaced."""
+    """Writes ``tracks.sqlite`` (see the module docstring). An existing database at ``path`` is replaced.
+
+    sources: the recorded video file of each camera that has one; metadata: more ``metadata`` rows
+    (e.g. ``reid_model``). The best quality seen per live track is kept in memory until the track
+    ends (its ``track_ended`` event) or the run is finalized.
+    """
 
     def __init__(
         self,
         path: str | Path,
         cameras: Sequence[str] = (),
         visibility_names: Sequence[str] = (FOREGROUND_NAME,),
+        sources: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
     ):
         self.path = Path(path)
         ensure_output_directory(self.path.parent)
@@ -181,6 +235,8 @@ class SqliteSink(Sink):
             raise UserError(f"cannot create database {self.path}: {error}") from None
         self._closed = False
         self._cameras: list[str] = []
+        self._sources = {str(camera): str(source) for camera, source in dict(sources or {}).items()}
+        self._best_thumbnail: dict[TrackKey, float] = {}
         try:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=NORMAL")
@@ -188,7 +244,8 @@ class SqliteSink(Sink):
             with self._connection:
                 self._connection.executemany(
                     "INSERT INTO metadata (key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("finalized", "0")],
+                    [("schema_version", str(SCHEMA_VERSION)), ("finalized", "0"),
+                     *((str(key), str(value)) for key, value in dict(metadata or {}).items())],
                 )
                 self._connection.executemany(
                     "INSERT INTO parts (part, name) VALUES (?, ?)", list(enumerate(visibility_names))
@@ -207,8 +264,8 @@ class SqliteSink(Sink):
     def _add_cameras(self, cameras: Iterable[str]) -> None:
         new = [camera for camera in dict.fromkeys(cameras) if camera not in self._cameras]
         self._connection.executemany(
-            "INSERT INTO cameras (camera, position) VALUES (?, ?)",
-            [(camera, len(self._cameras) + offset) for offset, camera in enumerate(new)],
+            "INSERT INTO cameras (camera, position, source) VALUES (?, ?, ?)",
+            [(camera, len(self._cameras) + offset, self._sources.get(camera)) for offset, camera in enumerate(new)],
         )
         self._cameras.extend(new)
 
@@ -237,6 +294,7 @@ class SqliteSink(Sink):
                 touched.add(int(event.global_id))
             if event.previous_global_id is not None:
                 touched.add(int(event.previous_global_id))
+        thumbnails = self._better_thumbnails(boxes, frames or {})
         with self._connection:
             self._add_cameras(row[0] for row in box_rows)
             self._connection.executemany(INSERT_BOX, box_rows)
@@ -244,7 +302,28 @@ class SqliteSink(Sink):
             self._connection.executemany(
                 "UPDATE tracks SET global_id = ? WHERE camera = ? AND track_id = ?", reassigned
             )
+            self._connection.executemany(UPSERT_THUMBNAIL, thumbnails)
             self._refresh_identities(touched)
+        for event in events:
+            if event.kind == "track_ended":
+                self._best_thumbnail.pop(TrackKey(str(event.camera), int(event.track_id)), None)
+
+    def _better_thumbnails(self, boxes: Sequence[TrackBox], frames: Mapping[str, np.ndarray]) -> list[tuple]:
+        """``UPSERT_THUMBNAIL`` rows for the boxes that beat their track's best crop so far."""
+        rows = []
+        for box in boxes:
+            image = frames.get(box.camera)
+            if image is None or box.interpolated:
+                continue
+            quality = thumbnail_quality(box)
+            if quality <= self._best_thumbnail.get(box.key, -1.0):
+                continue
+            jpeg = encode_thumbnail(image, box.box)
+            if jpeg is None:
+                continue
+            self._best_thumbnail[box.key] = quality
+            rows.append((box.camera, int(box.track_id), int(box.frame_index), quality, jpeg))
+        return rows
 
     def write_tracklets(self, tracklets: list[TrackletSnapshot]) -> None:
         """One transaction: replace each track's part features, extend its track row."""
@@ -279,6 +358,7 @@ class SqliteSink(Sink):
             self._connection.execute("DELETE FROM identities")
             self._connection.execute(IDENTITIES_FROM_TRACKS.format(restriction=""))
             self._connection.execute("UPDATE metadata SET value = '1' WHERE key = 'finalized'")
+        self._best_thumbnail.clear()
 
     def close(self) -> None:
         """Checkpoint the write-ahead log into the database file and close. Idempotent."""
