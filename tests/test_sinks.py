@@ -280,3 +280,42 @@ def test_sink_group_closes_every_sink_even_when_one_fails():
     with pytest.raises(OSError, match="disk full"):
         SinkGroup(sinks).close()
     assert [sink.closed for sink in sinks] == [1, 1, 1]
+
+
+def test_the_store_keeps_the_best_crop_of_each_track(tmp_path):
+    """Most visible parts first, then the score; a box without a frame or an interpolated box gives
+    no crop; a track's best quality is forgotten (memory freed) when the track ends."""
+    sink = SqliteSink(tmp_path / "tracks.sqlite", ["cam1"], ("foreground", "head", "torso"),
+                      sources={"cam1": "/videos/cam1.mp4"}, metadata={"reid_model": "/models/m.pt"})
+    frames = {frame: np.full((120, 160, 3), 20 * frame, np.uint8) for frame in range(1, 6)}
+    steps = [  # frame -> (visibility, score) of track 1
+        (1, (True, False, False), 0.99),
+        (2, (True, True, False), 0.40),  # better: one more visible part outweighs any score
+        (3, (True, True, False), 0.35),  # worse score, same parts
+        (4, (True, True, False), 0.80),  # best
+        (5, None, 0.95),  # no features: counts no visible part
+    ]
+    for frame, visibility, score in steps:
+        sink.write_step([box("cam1", frame, 1, (10, 10, 50, 110), 3, score=score, visibility=visibility)], [],
+                        {"cam1": frames[frame]})
+    sink.write_step([box("cam1", 6, 2, (0, 0, 30, 60), 4)], [])  # no frame given: no crop
+    rows = sink.connection.execute("SELECT camera, track_id, frame, quality, jpeg FROM thumbnails").fetchall()
+    assert [(camera, track, frame) for camera, track, frame, _, _ in rows] == [("cam1", 1, 4)]
+    assert rows[0][3] == pytest.approx(2.80)
+    crop = cv2.imdecode(np.frombuffer(rows[0][4], np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[:2] == (100, 40)  # the box's own crop (under the 128 px cap)
+    assert abs(int(crop.mean()) - 80) <= 2  # cut from frame 4 (grey level 80)
+    assert sink.connection.execute("SELECT source FROM cameras").fetchall() == [("/videos/cam1.mp4",)]
+    assert dict(sink.connection.execute("SELECT key, value FROM metadata"))["reid_model"] == "/models/m.pt"
+    assert ("cam1", 1) in sink._best_thumbnail
+    sink.write_step([], [IdentityEvent("track_ended", "cam1", 1, 0.6, 6)])
+    assert ("cam1", 1) not in sink._best_thumbnail
+    sink.close()
+
+
+def test_a_thumbnail_is_at_most_128_pixels_tall():
+    from pipeline.sinks.sqlite_sink import THUMBNAIL_HEIGHT, encode_thumbnail
+
+    image = np.zeros((720, 1280, 3), np.uint8)
+    crop = cv2.imdecode(np.frombuffer(encode_thumbnail(image, (100, 50, 200, 550)), np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[:2] == (THUMBNAIL_HEIGHT, 26)  # 100 x 500 scaled to 128 tall keeps the aspect

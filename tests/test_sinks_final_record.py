@@ -164,7 +164,7 @@ def test_database_agrees_with_the_mot_file_box_for_box(tmp_path):
     assert [row[1] for row in rows if row[6] == 4] == [None]  # no id: in the database, not in the MOT file
     identities = database.execute("SELECT global_id FROM identities ORDER BY global_id").fetchall()
     assert identities == [(3,), (5,), (7,), (9,)]  # 9: the live camera's track, renamed from 8
-    assert database.execute("SELECT value FROM metadata WHERE key = 'schema_version'").fetchone() == ("2",)
+    assert database.execute("SELECT value FROM metadata WHERE key = 'schema_version'").fetchone() == ("3",)
     database.close()
 
 

@@ -28,11 +28,13 @@ STREAM_JPEG_QUALITY = 80
 class LiveView:
     """Shared between the run (which writes through ``sink`` and ``report``) and the web app (which reads).
 
-    cameras: the run's cameras in order; part_names: the K body part names (the legend of the frames).
+    cameras: the run's cameras in order; part_names: the K body part names (the legend of the frames);
+    clock: monotonic seconds (for the frame-rate cap).
     """
 
-    def __init__(self, cameras: Sequence[str], part_names: Sequence[str] = ()):
+    def __init__(self, cameras: Sequence[str], part_names: Sequence[str] = (), clock=time.monotonic):
         self.cameras = list(cameras)
+        self._clock = clock
         self.part_names = tuple(part_names)
         self._condition = threading.Condition()
         self._frames: dict[str, tuple[int, bytes]] = {}  # camera -> (sequence number, JPEG)
@@ -48,7 +50,7 @@ class LiveView:
 
     # --- written by the run ---------------------------------------------------------------------
     def add_frame(self, camera: str, image: np.ndarray, boxes: Sequence[TrackBox]) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._encoded_at.get(camera, -float("inf")) < 1.0 / MAX_STREAM_FPS:
             return
         self._encoded_at[camera] = now
