@@ -84,6 +84,8 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
+        if search is not None and live is None:
+            search.gallery()  # read once before the first request, not during it
         yield
         shutting_down.set()
         frames.close()
