@@ -196,6 +196,11 @@ class ResultsStore:
                             int(row["first_frame"]), int(row["last_frame"]), float(row["first_time_s"]),
                             float(row["last_time_s"]))
 
+    def associated_tracks(self) -> list[TrackSummary]:
+        """Every track with a global id, by camera and track id."""
+        rows = self._query("SELECT * FROM tracks WHERE global_id IS NOT NULL ORDER BY camera, track_id")
+        return [self._track(row) for row in rows]
+
     def track(self, camera: str, track_id: int) -> TrackSummary | None:
         rows = self._query("SELECT * FROM tracks WHERE camera = ? AND track_id = ?", (camera, track_id))
         return self._track(rows[0]) if rows else None
