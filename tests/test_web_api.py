@@ -128,6 +128,9 @@ def test_an_identity_lists_its_tracks_with_frames_that_show_its_boxes(client, da
     # The box is drawn: the pixels on its outline differ from the raw frame's.
     outline = np.abs(drawn[max(y1, 0), max(x1, 0):x2].astype(int) - raw[max(y1, 0), max(x1, 0):x2].astype(int))
     assert outline.mean() > 20
+    plain = client.get(frame["url"], params={"annotated": "false"})
+    plain_image = cv2.imdecode(np.frombuffer(plain.content, np.uint8), cv2.IMREAD_COLOR)
+    assert np.abs(plain_image.astype(int) - raw.astype(int)).mean() < 3  # the frame as recorded (JPEG noise only)
     thumbnail = client.get(track["thumbnail_url"])
     assert thumbnail.status_code == 200 and cv2.imdecode(np.frombuffer(thumbnail.content, np.uint8), 1) is not None
 

@@ -137,7 +137,8 @@ def create_app(settings: WebSettings) -> FastAPI:
                         for camera in (store.cameras() or {camera: None for camera in (live.cameras if live else [])})],
             "parts": store.part_names() or (["foreground", *live.part_names] if live else []),
             "finalized": metadata.get("finalized") == "1",
-            "identities": identities,
+            # During a run the association's own count (the store hears of an id with its next step).
+            "identities": max(identities, live.status()["identities"]) if live is not None else identities,
             "tracklets": tracklets,
             "model": settings.model or metadata.get("reid_model"),
             "live": live is not None,
@@ -186,9 +187,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         return _jpeg(store.thumbnail(camera, track_id), f"no thumbnail for track {track_id} of camera {camera!r}")
 
     @app.get("/api/frames/{camera}/{frame}.jpg")
-    def frame_image(camera: str, frame: int, highlight: int | None = None) -> Response:
+    def frame_image(camera: str, frame: int, highlight: int | None = None, annotated: bool = True) -> Response:
         try:
-            return Response(frames.jpeg(camera, frame, highlight), media_type="image/jpeg")
+            return Response(frames.jpeg(camera, frame, highlight, annotated), media_type="image/jpeg")
         except FrameUnavailable as error:
             raise HTTPException(404, str(error)) from None
 

@@ -86,18 +86,19 @@ class RecordedFrames:
             raise FrameUnavailable(f"camera {camera!r} has no frame {frame}")
         return image
 
-    def jpeg(self, camera: str, frame: int, highlight: int | None = None) -> bytes:
-        """That frame with every box of the store drawn; ``highlight``: the boxes of this global id
-        get a thick frame, the others are dimmed."""
-        key = (camera, frame, highlight)
+    def jpeg(self, camera: str, frame: int, highlight: int | None = None, annotated: bool = True) -> bytes:
+        """That frame with every box of the store drawn (``annotated``; otherwise the frame as
+        recorded, e.g. to cut a clean query crop from); ``highlight``: the boxes of this global id
+        get a thick outer frame."""
+        key = (camera, frame, highlight, annotated)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        image = self.image(camera, frame).copy()
-        boxes = self.store.frame_boxes(camera, frame)
+        image = self.image(camera, frame)
+        boxes = self.store.frame_boxes(camera, frame) if annotated else []
         names = self._part_names if self._part_names is not None else self.store.part_names()[1:]
-        annotated = annotate_frame(image, boxes, names)
+        annotated = annotate_frame(image, boxes, names) if annotated else image
         if highlight is not None:
             for box in boxes:
                 if box.global_id == highlight:
