@@ -291,3 +291,10 @@ def test_a_version_2_store_stays_readable(web_run, tmp_path):
         assert detail["tracks"] and all(track["frames"] == [] for track in detail["tracks"])
         frame = old_client.get("/api/frames/cam1/1.jpg")
         assert frame.status_code == 404 and "no recorded video" in frame.json()["detail"]
+
+
+def test_the_browsing_app_opens_the_store_read_only(client, database):
+    store = client.app.state.store
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store._query("DELETE FROM tracks")
+    assert database.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] > 0
