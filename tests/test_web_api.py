@@ -298,3 +298,16 @@ def test_the_browsing_app_opens_the_store_read_only(client, database):
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         store._query("DELETE FROM tracks")
     assert database.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] > 0
+
+
+def test_uploads_are_refused_cleanly_with_ultralytics_loaded(client):
+    """ultralytics (imported during every run) patches PIL.Image.open to fetch a HEIF plugin on an
+    unknown file; the upload check must not go there."""
+    import ultralytics  # noqa: F401 - the import installs the patch
+    from ultralytics.utils import patches  # noqa: F401
+
+    for name, data in (("notes.txt", b"plain words " * 50), ("fake.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40),
+                       ("fake.jpg", b"\xff\xd8\xff" + b"junk" * 30)):
+        answer = client.post("/api/search", files={"image": (name, data, "image/png")})
+        assert answer.status_code == 400, (name, answer.text)
+        assert "image" in answer.json()["detail"]

@@ -30,21 +30,41 @@ class QueryImageError(ValueError):
     """The uploaded bytes are not a usable picture of a person (the message says why)."""
 
 
+def _image_file_class(data: bytes):
+    """Pillow's reader class for the upload's format, from its magic bytes (None: not a format we take).
+
+    The reader classes are used directly rather than ``PIL.Image.open``: ultralytics, imported in
+    the same process during a run, patches ``Image.open`` to install a HEIF plugin from the network
+    when a file is not recognised."""
+    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+    if data.startswith(b"\xff\xd8\xff"):
+        return JpegImagePlugin.JpegImageFile
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PngImagePlugin.PngImageFile
+    if data.startswith(b"BM"):
+        return BmpImagePlugin.BmpImageFile
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WebPImagePlugin.WebPImageFile
+    return None
+
+
 def decode_query_image(data: bytes) -> np.ndarray:
     """Uploaded bytes -> BGR uint8 [H, W, 3], defensively: size, format and pixel count are checked
     from the header before anything is decoded."""
-    from PIL import Image, UnidentifiedImageError
-
     if not data:
         raise QueryImageError("the uploaded file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
         raise QueryImageError(f"the uploaded file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    reader = _image_file_class(data)
+    if reader is None:
+        raise QueryImageError("the uploaded file is not an image (JPEG, PNG, BMP or WebP expected)")
     try:
-        with Image.open(io.BytesIO(data)) as header:
+        with reader(io.BytesIO(data)) as header:
             width, height = header.size
             kind = header.format
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise QueryImageError("the uploaded file is not an image (JPEG, PNG, BMP or WebP expected)") from None
+    except Exception:  # noqa: BLE001 - any failure to read the header means a broken file
+        raise QueryImageError("the uploaded file is not a readable image (its header is broken)") from None
     if width * height > MAX_IMAGE_PIXELS:
         raise QueryImageError(f"the image is {width}x{height}: more than {MAX_IMAGE_PIXELS} pixels")
     if min(width, height) < MIN_IMAGE_SIDE:
