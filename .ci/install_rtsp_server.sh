@@ -3,6 +3,7 @@
 # The bindings belong to the system interpreter (/usr/bin/python3), not to the project's virtualenv.
 # Idempotent and quiet: exits 0 at once when /usr/bin/python3 can already import them.
 set -euo pipefail
+source "$(dirname "$0")/apt_packages.sh"
 
 PACKAGES=(
     python3-gi
@@ -26,31 +27,11 @@ for element in ("x264enc", "rtph264pay", "decodebin", "videoconvert", "filesrc")
 PYTHON
 }
 
-all_packages_installed() {
-    local package
-    for package in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || return 1
-    done
-}
-
 if [ -x /usr/bin/python3 ] && all_packages_installed && bindings_present; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-LOG="$(mktemp)"
-trap 'rm -f "$LOG"' EXIT
-# Output is kept in a log and shown only when apt-get fails.
-if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"; } >"$LOG" 2>&1; then
-    cat "$LOG" >&2
-    echo "error: apt-get could not install the GStreamer RTSP server packages" >&2
-    exit 1
-fi
+install_packages "the GStreamer RTSP server packages"
 
 if ! bindings_present; then
     echo "error: GStreamer RTSP server packages installed but /usr/bin/python3 cannot use them" >&2
