@@ -211,6 +211,14 @@ class RtspServer:
 # The server program, run by /usr/bin/python3 (GStreamer bindings from Debian packages).
 
 
+def start_streaming(servers: "list[RtspServer]", timeout_s: float = 15.0) -> None:
+    """Start every server that is not running and wait until each one streams frames."""
+    for server in servers:
+        if not server.running:
+            server.start(timeout_s)
+        server.wait_until_streaming(timeout_s=timeout_s)
+
+
 def _die_with_parent() -> None:
     """Linux: receive SIGKILL when the parent process (the test) dies, so no server is left behind."""
     try:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPOSITORY_ROOT, save_tiny_checkpoint
-from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason
+from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason, start_streaming
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,7 @@ def setup(tmp_path_factory):
                    progress=False)
     checkpoint = save_tiny_checkpoint(directory)
     servers = [RtspServer(world / f"videos/cam{c}.mp4", path=f"/cam{c}", loop=True) for c in (1, 2)]
-    for server in servers:
-        server.start()
-        server.wait_until_streaming(timeout_s=15.0)
+    start_streaming(servers)
     config = directory / "live.yaml"
     config.write_text(yaml.safe_dump({
         "sources": {"streams": [{"name": f"cam{c}", "path": servers[c - 1].url} for c in (1, 2)],
@@ -124,8 +122,7 @@ def test_a_camera_outage_does_not_stop_the_run_and_it_reconnects(setup, tmp_path
         up = lines.wait_for(lambda line: _camera_up("cam1")(line) and _camera_up("cam2")(line), timeout_s=90)
         servers[1].stop()
         down = lines.wait_for(lambda line: "cam2 DOWN" in line, timeout_s=30, after=up + 1)
-        servers[1].start()
-        servers[1].wait_until_streaming(timeout_s=15.0)
+        start_streaming(servers[1:])
         lines.wait_for(_camera_up("cam2"), timeout_s=30, after=down + 1)
         process.send_signal(signal.SIGINT)  # recovered: end the run (its outputs are checked below)
         stdout = process.stdout.read()
@@ -142,10 +139,7 @@ def test_a_camera_outage_does_not_stop_the_run_and_it_reconnects(setup, tmp_path
 
 def test_sigint_ends_a_live_run_cleanly(setup, tmp_path):
     directory, config, checkpoint, servers = setup
-    for server in servers:
-        if not server.running:
-            server.start()
-            server.wait_until_streaming(timeout_s=15.0)
+    start_streaming(servers)
     output = tmp_path / "out"
     process = _start(config, checkpoint, output)
     try:

@@ -8,7 +8,6 @@ The server tests skip with the reason when /usr/bin/python3 lacks the GStreamer 
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -29,7 +28,8 @@ from pipeline.live_sources import (
 from pipeline.live_status import FrameRateMeter, LiveCameraStatus, format_status_line
 from pipeline.records import Frame, FramePacket
 from reid.errors import UserError
-from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason
+from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason, start_streaming
+from tests.network import free_port
 
 STREAM_FPS = 10.0
 CLOSE_LIMIT_S = 3.5  # close() joins with a 3 s budget; anything longer means a thread did not stop
@@ -39,10 +39,6 @@ def _frame(camera: str, index: int) -> Frame:
     return Frame(camera, index, index / STREAM_FPS, np.zeros((2, 2, 3), np.uint8))
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # ------------------------------------------------------------------------------ without a server
@@ -130,7 +126,7 @@ def test_bad_live_settings_and_streams_are_user_errors():
 
 
 def test_no_reachable_camera_is_one_line_user_error_naming_it():
-    url = f"rtsp://user:secret@127.0.0.1:{_free_port()}/nothing-here"  # nothing listens: refused at once
+    url = f"rtsp://user:secret@127.0.0.1:{free_port()}/nothing-here"  # nothing listens: refused at once
     started = time.monotonic()
     with pytest.raises(UserError) as raised:
         LiveReader([("gate", url)], LiveSettings(startup_wait_s=1.0, reconnect_initial_s=0.2))
@@ -176,8 +172,7 @@ def servers(rtsp_available, test_video):
         server = RtspServer(test_video, path=path, port=port, loop=True)
         started.append(server)
         if start:
-            server.start()
-            server.wait_until_streaming(timeout_s=15.0)
+            start_streaming([server])
         return server
 
     yield serve
@@ -332,7 +327,7 @@ def test_a_hung_camera_is_reported_down_then_reconnects(servers):
 
 def test_a_camera_down_at_start_joins_later_and_a_stop_event_ends_the_run(servers, capsys):
     first = servers("/first")
-    late = servers("/late", port=_free_port(), start=False)
+    late = servers("/late", port=free_port(), start=False)
     stop_event = threading.Event()
     settings = LiveSettings(startup_wait_s=1.5, reconnect_initial_s=0.25, reconnect_max_s=1.0)
     reader = LiveReader([("first", first.url), ("late", late.url)], settings, stop_event=stop_event, duration_s=30.0)

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPOSITORY_ROOT
+from tests.network import free_port
 
 SHIPPED_MODEL = REPOSITORY_ROOT / "models" / "bpsema_small_synthetic.pt"
 
@@ -58,10 +58,6 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 # --- the server -----------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 10.0, token: str | None = None):
@@ -103,7 +99,7 @@ def _stop(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server(web_run, tmp_path_factory):
     """``python -m pipeline.web --results RUN`` on a free port; its base URL."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("web-server") / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -392,7 +388,7 @@ def test_live_page_during_a_run(web_run, browser, screenshots, tmp_path):
     each camera's stream, their status, the identity count and the events, newest first."""
     world = web_run.parent / "world"  # where the web_run fixture generated it
     assert (world / "videos").is_dir(), f"no world beside {web_run}"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "run.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
@@ -445,7 +441,7 @@ def test_pages_work_with_the_token_cookie(web_run, page, tmp_path):
     """A server with --token: ``?token=`` once sets the cookie, then every page's requests (JSON,
     frames, search) carry it without the token in the address."""
     token = "browser-test-token"
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(

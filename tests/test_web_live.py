@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import yaml
 from pipeline.live_status import LiveCameraStatus
 from pipeline.records import IdentityEvent, TrackBox
 from tests.conftest import REPOSITORY_ROOT
+from tests.network import free_port
 
 
 # --- the live view ------------------------------------------------------------------------------
@@ -80,10 +80,6 @@ def test_a_stream_yields_each_new_frame_and_ends_with_the_run():
 # --- run_pipeline.py --web on live cameras ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get_json(url: str):
@@ -121,7 +117,7 @@ def _first_mjpeg_frame(url: str) -> np.ndarray:
 
 @pytest.mark.slow
 def test_a_live_run_serves_its_cameras_identities_and_events(tmp_path):
-    from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason
+    from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason, start_streaming
 
     reason = rtsp_server_unavailable_reason()
     if reason is not None:
@@ -131,9 +127,7 @@ def test_a_live_run_serves_its_cameras_identities_and_events(tmp_path):
     world = tmp_path / "world"
     generate_world(world, WorldConfig(cameras=2, identities=8, seconds=20, fps=10, seed=62_031), progress=False)
     servers = [RtspServer(world / f"videos/cam{camera}.mp4", path=f"/cam{camera}", loop=True) for camera in (1, 2)]
-    for server in servers:
-        server.start()
-        server.wait_until_streaming(timeout_s=15.0)
+    start_streaming(servers)
     config = tmp_path / "live.yaml"
     config.write_text(yaml.safe_dump({
         "sources": {"streams": [{"name": f"cam{camera}", "path": servers[camera - 1].url} for camera in (1, 2)]},
@@ -143,7 +137,7 @@ def test_a_live_run_serves_its_cameras_identities_and_events(tmp_path):
         "association": {"refine": False},
         "output": {"status_every_s": 1.0},
     }))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     run = subprocess.Popen(
         [sys.executable, "run_pipeline.py", "--config", str(config), "--reid",
