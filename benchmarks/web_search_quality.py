@@ -35,10 +35,10 @@ def main() -> int:
     from pipeline.extraction import cut_crop
     from pipeline.web.__main__ import load_search_extractor
     from pipeline.web.app import WebSettings, create_app
+    from pipeline.web.store import recorded_model
 
     results = Path(arguments.results)
-    app = create_app(WebSettings(results))
-    model = arguments.reid or app.state.store.metadata().get("reid_model")
+    model = arguments.reid or recorded_model(results)
     extractor = load_search_extractor(model)
     if extractor is None:
         print("no part-feature model: give --reid MODEL", file=sys.stderr)

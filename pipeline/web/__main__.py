@@ -45,15 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pipeline.web.app import WebSettings, create_app
     from pipeline.web.server import check_bind, serve
-    from pipeline.web.store import ResultsStore
+    from pipeline.web.store import recorded_model
 
     results = Path(arguments.results)
     if not results.is_dir():
         raise UserError(f"results directory not found: {results}")
     check_bind(arguments.host, arguments.port, arguments.token)
-    probe = ResultsStore(results)
-    model = arguments.reid or probe.metadata().get("reid_model")
-    probe.close()
+    model = arguments.reid or recorded_model(results)
     if arguments.reid and not Path(arguments.reid).is_file():
         raise UserError(f"part-feature model not found: {arguments.reid}")
     extractor = load_search_extractor(model)

@@ -131,9 +131,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     def run_summary() -> dict:
         metadata = store.metadata()
         identities, tracklets = store.counts()
+        with_frames = frames.cameras_with_frames()
         return {
             "results": settings.results_dir.name,
-            "cameras": [{"camera": camera, "frames_available": frames.available(camera)}
+            "cameras": [{"camera": camera, "frames_available": camera in with_frames}
                         for camera in (store.cameras() or {camera: None for camera in (live.cameras if live else [])})],
             "parts": store.part_names() or (["foreground", *live.part_names] if live else []),
             "finalized": metadata.get("finalized") == "1",
@@ -161,6 +162,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         if found is None:
             raise HTTPException(404, f"no identity {global_id} in this run")
         tracks = []
+        with_frames = frames.cameras_with_frames()
         for track in store.identity_tracks(global_id):
             samples = store.track_sample_frames(track.camera, track.track_id, FRAMES_PER_TRACK)
             tracks.append({
@@ -169,7 +171,7 @@ def create_app(settings: WebSettings) -> FastAPI:
                 "first_time_s": track.first_time_s, "last_time_s": track.last_time_s,
                 "thumbnail_url": f"/api/thumbnails/{track.camera}/{track.track_id}.jpg",
                 "frames": [{"frame": frame, "time_s": time_s, "url": f"/api/frames/{track.camera}/{frame}.jpg"}
-                           for frame, time_s in samples] if frames.available(track.camera) else [],
+                           for frame, time_s in samples] if track.camera in with_frames else [],
             })
         return {**_identity_json(found), "tracks": tracks}
 

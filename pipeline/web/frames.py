@@ -56,9 +56,9 @@ class RecordedFrames:
         self._lock = threading.Lock()
         self._part_names = part_names
 
-    def available(self, camera: str) -> bool:
-        source = self.store.cameras().get(camera)
-        return bool(source) and Path(source).is_file()
+    def cameras_with_frames(self) -> set[str]:
+        """The store's cameras whose recorded video is readable here (one store query per call)."""
+        return {camera for camera, source in self.store.cameras().items() if source and Path(source).is_file()}
 
     def _video(self, camera: str) -> _OpenVideo:
         cameras = self.store.cameras()

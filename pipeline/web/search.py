@@ -104,13 +104,14 @@ class TrackletSearch:
         self.extractor = extractor
         self.live = live
         self.part_names = tuple(store.part_names()) or ("foreground", *extractor.part_names)
-        self._lock = threading.Lock()
+        self._gallery_lock = threading.Lock()  # one reader of the store at a time
+        self._extractor_lock = threading.Lock()  # extractors are not guaranteed to be thread-safe
         self._gallery: TrackletGallery | None = None
         self._gallery_features: PartFeatures | None = None
         self._read_at = -float("inf")
 
     def gallery(self) -> tuple[TrackletGallery, PartFeatures]:
-        with self._lock:
+        with self._gallery_lock:
             stale = self._gallery is None or (self.live and time.monotonic() - self._read_at > GALLERY_REFRESH_S)
             if stale:
                 gallery = self.store.tracklet_gallery()
@@ -122,7 +123,7 @@ class TrackletSearch:
 
     def query_features(self, crop: np.ndarray) -> PartFeatures:
         """BGR crop -> its part features [1, 1+K, D]."""
-        with self._lock:  # extractors are not guaranteed to be thread-safe
+        with self._extractor_lock:
             return self.extractor.extract([crop])
 
     def search(self, crop: np.ndarray, top_k: int = 20) -> SearchAnswer:

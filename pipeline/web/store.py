@@ -290,3 +290,12 @@ class ResultsStore:
         keys = list(index)
         return TrackletGallery(tuple(camera for camera, _ in keys), np.array([track for _, track in keys], np.int64),
                                global_ids, embeddings, visibility)
+
+
+def recorded_model(results_dir: str | Path) -> str | None:
+    """The part-feature model file the run recorded in its store (None: not recorded)."""
+    store = ResultsStore(results_dir)
+    try:
+        return store.metadata().get("reid_model")
+    finally:
+        store.close()
