@@ -244,6 +244,10 @@ class CrossCameraAssociation:
     def global_id(self, key: TrackKey) -> int | None:
         return self.assignments.get(key)
 
+    def identities_issued(self) -> int:
+        """How many global ids the run has given out (before any refinement merges them)."""
+        return self._next_global_id - 1
+
     def identity_map(self) -> dict[TrackKey, int]:
         return dict(self.assignments)
 

@@ -34,6 +34,7 @@ import cv2
 from pipeline.config import LiveSettings  # noqa: F401 - defined with the config it comes from
 from pipeline.live_status import FrameRateMeter, LiveCameraStatus, format_status_line
 from pipeline.records import Frame, FramePacket
+from pipeline.sources import check_unique_camera_names
 from reid.errors import UserError
 
 __all__ = [
@@ -60,6 +61,14 @@ def is_live_url(path: str) -> bool:
     False for a local file (a plain path or a ``file://`` URL)."""
     match = _URL_SCHEME.match(str(path).strip())
     return match is not None and match.group(1).lower() != "file"
+
+
+def streams_are_live(streams: Sequence[tuple[str, str]]) -> bool:
+    """Whether a run's (camera, path) streams are live URLs; a mix of URLs and files is a ``UserError``."""
+    live = [is_live_url(path) for _, path in streams]
+    if any(live) and not all(live):
+        raise UserError("one run reads either live URLs or recorded files, not both")
+    return bool(live) and all(live)
 
 
 def redact_url(url: str) -> str:
@@ -464,10 +473,7 @@ class LiveReader:
 def _check_streams(streams: Sequence[tuple[str, str]]) -> None:
     if not streams:
         raise UserError("no live camera given")
-    names = [camera for camera, _ in streams]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise UserError(f"camera names must be unique, repeated: {', '.join(duplicates)}")
+    check_unique_camera_names(streams)
     for camera, url in streams:
         if not is_live_url(url):
             raise UserError(

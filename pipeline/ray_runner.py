@@ -1,18 +1,22 @@
 """The Ray runner: the stages of ``pipeline.stages`` placed on Ray actors (``--runner ray``).
 
-    one CameraWorker per camera      decode, detect, cut crops, track      (files read in step by timestamp)
+    one CameraWorker per camera      (decode,) detect, cut crops, track
     one or more ExtractorWorkers     ONE batch of crops from all cameras per step (a GPU each where present)
     one AssociationWorker            cross-camera association and the sinks (on the driver's node)
 
-The driver keeps the in-process runner's order of operations, so both runners give the same
-results: per step, the cameras that take part (``StepScheduler``, the rule of
-``SynchronizedReader``) decode and detect; one extractor call gets every crop of the step in camera
-order; each camera tracks with its own features; the association observes the tracked boxes in
-camera order, steps and writes. Ray runs the calls of one caller on one actor in submission order,
-so the driver only waits for the small ``DecodedFrame`` heads it needs to plan the next step: step
-n+1 decodes while step n is extracted, tracked and associated, and a few steps may be in flight.
-Frames travel to the association only when the video sink is on (each once, through the object
-store).
+The step loop is ``pipeline.step_driver.drive``, the in-process runner's; this module only decides
+where the stages of a step run, so both runners give the same results. Per step, one extractor call
+gets every crop of the step in camera order; each camera tracks with its own features; the
+association observes the tracked boxes in camera order, steps and writes. Ray runs the calls of one
+caller on one actor in submission order, so the driver waits only for what it needs to plan the
+next step, and a few steps may be in flight (``steps_in_flight``).
+
+Recorded files: each camera actor decodes its own video; the driver plans the steps of
+``SynchronizedReader`` (``StepScheduler``) from the small ``DecodedFrame`` heads, and step n+1
+decodes while step n runs on. Live URLs: the driver's ``LiveReader`` holds the streams (one
+reconnecting thread per camera, on the driver's node); a step carries the frames of the cameras that
+have a new one, so a slow or dead camera holds nobody back, and each frame travels to its camera
+actor through the object store. Frames travel to the association only when the video sink is on.
 
 Ray is optional: it is imported only when ``RayRunner.run`` starts, and a missing Ray is one
 ``UserError``. With no address the runner calls ``ray.init()`` (a new local Ray unless
@@ -35,17 +39,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from reid.log_levels import current_verbosity
-from reid.progress import progress_bar
 
 from pipeline.association import AssociationSettings, association_settings
 from pipeline.config import CropRule, DetectorConfig, PipelineConfig, TrackerConfig
 from pipeline.extraction import DetectionFeatures
-from pipeline.live_sources import is_live_url
-from pipeline.runner import RunSummary
+from pipeline.live_sources import LiveReader, streams_are_live
+from pipeline.live_status import LiveCameraStatus
+from pipeline.sources import next_step_cameras, step_tolerance_s
 from pipeline.stages import (
     AssociationOutcome,
     AssociationStage,
@@ -58,7 +62,7 @@ from pipeline.stages import (
     cut_camera_crops,
     sink_settings_for,
 )
-from pipeline.tracking import APPEARANCE_TRACKERS
+from pipeline.step_driver import RunSummary, StepDone, StepPolicy, drive
 from reid.errors import UserError
 
 RAY_MISSING = "the Ray runner needs Ray: install the ray extra: pip install '.[ray]'"
@@ -127,28 +131,25 @@ class StepPlan:
 
 
 class StepScheduler:
-    """The steps ``SynchronizedReader`` yields, computed from each camera's next timestamp: a step
-    is at the earliest pending timestamp and takes every camera whose next frame lies within half
-    the finest frame interval of it. After ``next_step``, every camera of the plan must report its
-    following timestamp through ``advance`` before the next plan."""
+    """The steps ``SynchronizedReader`` yields (its rule, ``pipeline.sources.next_step_cameras``),
+    planned from each camera actor's next timestamp without the frames. After ``next_step``, every
+    camera of the plan must report its following timestamp through ``advance`` before the next plan."""
 
     def __init__(self, cameras: Sequence[CameraInfo]):
         if not cameras:
             raise ValueError("no camera to schedule")
-        self.order = [info.camera for info in cameras]
         self.next_timestamps: dict[str, float | None] = {info.camera: info.first_timestamp_s for info in cameras}
-        self.tolerance_s = 0.5 / max(info.fps for info in cameras)
+        self.tolerance_s = step_tolerance_s(info.fps for info in cameras)
         self.waiting: set[str] = set()
         self.step = 0
 
     def next_step(self) -> StepPlan | None:
         if self.waiting:
             raise RuntimeError(f"cameras {sorted(self.waiting)} have not reported their next frame")
-        live = [camera for camera in self.order if self.next_timestamps[camera] is not None]
-        if not live:
+        found = next_step_cameras(self.next_timestamps, self.tolerance_s)
+        if found is None:
             return None
-        now = min(self.next_timestamps[camera] for camera in live)
-        cameras = tuple(camera for camera in live if self.next_timestamps[camera] <= now + self.tolerance_s)
+        now, cameras = found
         self.waiting = set(cameras)
         plan = StepPlan(self.step, now, cameras)
         self.step += 1
@@ -241,7 +242,9 @@ def detector_uses_gpu(config: DetectorConfig) -> bool:
 
 
 class CameraWorker:
-    """One camera: decodes its video, detects, cuts the detections' crops, and tracks."""
+    """One camera: detects, cuts the detections' crops, and tracks. A recorded camera decodes its own
+    video (``open``, ``decode_and_detect``); a live one gets each frame from the driver, whose
+    reconnecting reader holds the stream (``open_live``, ``detect_frame``)."""
 
     def __init__(self, camera: str, path: str, detector: DetectorConfig, tracker: TrackerConfig, crops: CropRule,
                  verbosity: str = "normal"):
@@ -252,33 +255,34 @@ class CameraWorker:
         self.tracker_config = tracker
         self.crop_rule = crops
         self.clock = StageClock()
-        self.pending: dict[int, tuple] = {}  # frame_index -> (Frame, Detections) decoded, not yet tracked
+        self.pending: dict[int, tuple] = {}  # frame_index -> (Frame, Detections) detected, not yet tracked
         self.source = None
+        self.tracking: TrackingStage | None = None
 
-    def open(self) -> CameraInfo:
-        """Open the video, the detector and the tracker; a ``UserError`` names what is wrong."""
+    def _load_detector(self) -> None:
         from pipeline.detection import build_detector
-        from pipeline.sources import VideoFileSource
 
         from reid.log_levels import set_verbosity
 
         set_verbosity(self.verbosity)
-        self.source = VideoFileSource(self.camera, self.path)
         self.detector = build_detector(self.detector_config, [self.camera])
+
+    def open(self) -> CameraInfo:
+        """Open the video, the detector and the tracker; a ``UserError`` names what is wrong."""
+        from pipeline.sources import VideoFileSource
+
+        self._load_detector()
+        self.source = VideoFileSource(self.camera, self.path)
         self.tracking = TrackingStage(self.camera, self.tracker_config, self.source.fps)
         self.head = self.source.read()
         return CameraInfo(self.camera, self.source.fps, self.source.frame_count, self.head.timestamp_s)
 
-    def decode_and_detect(
-        self, cut_crops: bool, keep_image: bool
-    ) -> tuple[DecodedFrame, CameraCrops | None, np.ndarray | None]:
-        """The camera's next frame, detected; its crops when features are extracted this step, its
-        image when the video sink draws it. The frame waits here for ``track``."""
-        frame = self.head
-        if frame is None:
-            raise RuntimeError(f"camera {self.camera}: no frame left (the driver scheduled past the end)")
-        with self.clock.measure("decode"):
-            self.head = self.source.read()
+    def open_live(self) -> None:
+        """Load the detector; the tracker is built at the first frame (with the stream's measured fps)."""
+        self._load_detector()
+
+    def _detect(self, frame, cut_crops: bool) -> tuple[int, CameraCrops | None]:
+        """Detect ``frame`` (it waits here for ``track``); its crops when features are extracted this step."""
         with self.clock.measure("detect"):
             detections = self.detector.detect([frame])[0]
         crops = None
@@ -286,11 +290,30 @@ class CameraWorker:
             with self.clock.measure("extract"):
                 crops = cut_camera_crops(frame, detections, self.crop_rule)
         self.pending[frame.frame_index] = (frame, detections)
+        return len(detections), crops
+
+    def decode_and_detect(
+        self, cut_crops: bool, keep_image: bool
+    ) -> tuple[DecodedFrame, CameraCrops | None, np.ndarray | None]:
+        """The camera's next frame, detected; its crops when features are extracted this step, its
+        image when the video sink draws it."""
+        frame = self.head
+        if frame is None:
+            raise RuntimeError(f"camera {self.camera}: no frame left (the driver scheduled past the end)")
+        with self.clock.measure("decode"):
+            self.head = self.source.read()
+        detections, crops = self._detect(frame, cut_crops)
         decoded = DecodedFrame(
-            self.camera, frame.frame_index, frame.timestamp_s, len(detections),
+            self.camera, frame.frame_index, frame.timestamp_s, detections,
             None if self.head is None else self.head.timestamp_s,
         )
         return decoded, crops, frame.image if keep_image else None
+
+    def detect_frame(self, frame, cut_crops: bool, fps: float) -> tuple[int, CameraCrops | None]:
+        """A live frame from the driver: its detection count and (when extracting) its crops."""
+        if self.tracking is None:
+            self.tracking = TrackingStage(self.camera, self.tracker_config, fps)
+        return self._detect(frame, cut_crops)
 
     def track(self, frame_index: int, features: DetectionFeatures | None) -> TrackedFrame:
         if frame_index != min(self.pending, default=frame_index):
@@ -429,12 +452,13 @@ class RayDeployment:
     """The actors of one run (camera order = the order of the streams that opened)."""
 
     cameras: dict[str, Any]
-    infos: list[CameraInfo]
+    infos: list[CameraInfo]  # recorded cameras' videos (empty for live cameras)
     extractors: list[Any]
     association: Any
     extractor: ExtractorDescription
     placement: RayPlacement
     notes: list[str] = field(default_factory=list)
+    reader: LiveReader | None = None  # live cameras' reader on the driver, opened once the actors are ready
 
     def actors(self) -> list[Any]:
         return [*self.cameras.values(), *self.extractors, self.association]
@@ -463,6 +487,9 @@ class RayRunner:
     (``host:port`` or ``ray://host:port``), None for ``ray.init()``; extractor_actors: how many
     (default one per GPU, at least one); steps_in_flight: how many steps the association may lag
     behind the driver. ``stop_requested`` ends the run cleanly after the steps in flight.
+    Live URLs are read on the driver's node by ``pipeline.live_sources.LiveReader`` (each camera by
+    its own reconnecting thread; a step holds the cameras that have a new frame, so a slow or dead
+    camera delays nobody); their frames go to the camera actors through Ray's object store.
     """
 
     def __init__(
@@ -480,11 +507,12 @@ class RayRunner:
     ):
         self.config = config
         self.streams = streams
+        self.live = streams_are_live(streams)
         self.extractor_spec = extractor
         self.output_dir = Path(output_dir)
         self.progress = progress
         self.association_settings = association_settings(config.association, config_source)
-        self.duration_s = duration_s  # live sources only; the Ray runner reads recorded files
+        self.duration_s = duration_s if duration_s is not None else config.sources.duration_s  # live sources only
         self.address = address
         self.extractor_actors = extractor_actors
         self.steps_in_flight = max(1, steps_in_flight)
@@ -493,14 +521,18 @@ class RayRunner:
 
     def run(self, max_steps: int | None = None) -> RunSummary:
         started_run = time.perf_counter()
-        if any(is_live_url(path) for _, path in self.streams):
-            raise UserError("the Ray runner reads recorded files; run live URLs with --runner inprocess")
         ray = import_ray()
         connection = RayConnection.open(ray, self.address)
         deployment = None
         try:
-            deployment = self._deploy(ray)
-            return self._drive(ray, deployment, max_steps, started_run)
+            deployment = self._deploy(ray, self._open_live_reader if self.live else None)
+            executor = (RayLiveExecutor(ray, deployment, self, deployment.reader) if deployment.reader is not None
+                        else RayFileExecutor(ray, deployment, self))
+            return drive(
+                executor, StepPolicy.for_config(self.config, max_steps, self.stop_requested), self.output_dir,
+                started_run, progress=self.progress, progress_label="pipeline (ray)",
+                status_every_s=self.config.output.status_every_s,
+            )
         except ray.exceptions.RayError as error:
             unwrapped = _unwrap(ray, error)
             if unwrapped is error:
@@ -511,10 +543,20 @@ class RayRunner:
                 if deployment is not None:
                     self._release(ray, deployment)
             finally:
-                connection.close()
+                try:
+                    if deployment is not None and deployment.reader is not None:
+                        deployment.reader.close()
+                finally:
+                    connection.close()
+
+    def _open_live_reader(self) -> LiveReader:
+        return LiveReader(self.streams, self.config.live, stop_event=self.stop_requested, duration_s=self.duration_s,
+                          require_all_cameras=not self.config.sources.continue_on_error)
 
     # --- start and stop the actors -------------------------------------------------------------
-    def _deploy(self, ray) -> RayDeployment:
+    def _deploy(self, ray, open_reader: Callable[[], LiveReader] | None) -> RayDeployment:
+        """Start every actor. ``open_reader`` opens the live cameras' reader once the actors are ready
+        (so no frame is dropped while they start); None: the camera actors read their files."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         placement = plan_placement(
@@ -537,14 +579,15 @@ class RayRunner:
         extractor_class = ray.remote(ExtractorWorker)
         association_class = ray.remote(AssociationWorker)
         started: list[Any] = []
+        reader = None
         try:
             # Every actor process starts (and imports) at once; the cameras open while the first
             # extractor loads its model, which fills the export cache for the other extractors.
             detector = _with_absolute_paths(self.config.detector)
             candidates = {
                 camera: camera_class.options(**options(placement.camera, True, False)).remote(
-                    camera, _absolute(path), detector, self.config.tracker, self.config.extractor.crops,
-                    current_verbosity(),
+                    camera, path if open_reader is not None else _absolute(path), detector, self.config.tracker,
+                    self.config.extractor.crops, current_verbosity(),
                 )
                 for camera, path in self.streams
             }
@@ -556,39 +599,37 @@ class RayRunner:
             started.extend(extractors)
             association = association_class.options(**options(placement.association, True, True)).remote()
             started.append(association)
-            opened = {camera: actor.open.remote() for camera, actor in candidates.items()}
             first_load = extractors[0].load.remote()
-
-            cameras, infos = {}, []
-            for camera, reference in opened.items():
-                try:
-                    infos.append(ray.get(reference))
-                    cameras[camera] = candidates[camera]
-                except ray.exceptions.RayTaskError as error:
-                    unwrapped = _unwrap(ray, error)
-                    if not isinstance(unwrapped, UserError) or not self.config.sources.continue_on_error:
-                        raise
-                    ray.kill(candidates[camera])
-                    print(f"warning: {unwrapped}; continuing without it", file=sys.stderr)
-            if not cameras:
-                raise UserError("no readable video source")
+            if open_reader is not None:
+                ray.get([actor.open_live.remote() for actor in candidates.values()])
+            else:
+                cameras, infos = self._open_recorded(ray, candidates)
+                video_fps = {info.camera: info.fps for info in infos}
+                video_sources = {camera: str(Path(path).resolve()) for camera, path in self.streams}
             description = ray.get(first_load)
             ray.get([actor.load.remote() for actor in extractors[1:]])
+            if open_reader is not None:
+                reader = open_reader()
+                cameras, infos = candidates, []
+                video_fps = {source.camera: source.fps for source in reader.sources}
+                video_sources: dict[str, str] = {}
             ray.get(
                 association.start.remote(
                     self.association_settings,
                     description,
                     str(self.output_dir.resolve()),
-                    [info.camera for info in infos],
-                    {info.camera: info.fps for info in infos},
+                    list(video_fps),
+                    video_fps,
                     self.config.output,
-                    {camera: str(Path(path).resolve()) for camera, path in self.streams},
+                    video_sources,
                     self.extractor_spec.model,
                 )
             )
         except BaseException:
             for actor in started:
                 ray.kill(actor)
+            if reader is not None:
+                reader.close()
             raise
         device = "a GPU" if placement.extractor.num_gpus >= 1 else (
             f"{placement.extractor.num_gpus:g} GPU" if placement.extractor.num_gpus else "CPU"
@@ -597,7 +638,25 @@ class RayRunner:
             f"Ray: {len(cameras)} camera actors, {len(extractors)} extractor actor(s) on {device} each, "
             f"1 association actor; stage seconds are busy time summed over actors running in parallel"
         ]
-        return RayDeployment(cameras, infos, extractors, association, description, placement, notes)
+        return RayDeployment(cameras, infos, extractors, association, description, placement, notes, reader)
+
+    def _open_recorded(self, ray, candidates: dict[str, Any]) -> tuple[dict[str, Any], list[CameraInfo]]:
+        """Each camera actor opens its video; an unreadable one is an error, or dropped with a warning."""
+        opened = {camera: actor.open.remote() for camera, actor in candidates.items()}
+        cameras, infos = {}, []
+        for camera, reference in opened.items():
+            try:
+                infos.append(ray.get(reference))
+                cameras[camera] = candidates[camera]
+            except ray.exceptions.RayTaskError as error:
+                unwrapped = _unwrap(ray, error)
+                if not isinstance(unwrapped, UserError) or not self.config.sources.continue_on_error:
+                    raise
+                ray.kill(candidates[camera])
+                print(f"warning: {unwrapped}; continuing without it", file=sys.stderr)
+        if not cameras:
+            raise UserError("no readable video source")
+        return cameras, infos
 
     def _release(self, ray, deployment: RayDeployment) -> None:
         """Close the sinks (nothing written is lost, also after an error), then end the actors (their
@@ -608,82 +667,155 @@ class RayRunner:
             for actor in deployment.actors():
                 ray.kill(actor)
 
-    # --- the steps -----------------------------------------------------------------------------
-    def _drive(self, ray, deployment: RayDeployment, max_steps: int | None, started_run: float) -> RunSummary:
-        every = max(1, self.config.extractor.every_n_frames)
-        appearance = self.config.tracker.name in APPEARANCE_TRACKERS
-        video = bool(self.config.output.videos)
-        scheduler = StepScheduler(deployment.infos)
-        frames_per_camera = {info.camera: 0 for info in deployment.infos}
-        crops, steps, last_timestamp = 0, 0, 0.0
-        reports: deque = deque()
-        total = max((info.frame_count for info in deployment.infos), default=0) or None
-        bar = progress_bar(total=total, desc="pipeline (ray)", unit="step", enabled=self.progress)
 
-        def allowed(step: int) -> bool:
-            return (max_steps is None or step < max_steps) and not self.stop_requested.is_set()
+# --- the steps on Ray (``pipeline.step_driver.StepExecutor``) ------------------------------------
 
-        def decode(plan: StepPlan | None):
-            if plan is None or not allowed(plan.step):
-                return None
-            extract = appearance or plan.step % every == 0
-            outputs = {
-                camera: deployment.cameras[camera].decode_and_detect.options(num_returns=3).remote(extract, video)
-                for camera in plan.cameras
-            }
-            return plan, extract, outputs
 
-        in_flight = decode(scheduler.next_step())
-        while in_flight is not None:
-            plan, extract, outputs = in_flight
-            decoded = ray.get([outputs[camera][0] for camera in plan.cameras])
-            for frame in decoded:
-                scheduler.advance(frame.camera, frame.next_timestamp_s)
-            in_flight = decode(scheduler.next_step())  # step n+1 decodes while step n runs on
+class _RayExecutor:
+    """What both Ray executors share: extraction, tracking and association of a step submitted
+    without waiting (Ray runs one caller's calls on an actor in submission order), with at most
+    ``steps_in_flight`` association steps outstanding."""
 
-            if extract:
-                extractor = deployment.extractors[plan.step % len(deployment.extractors)]
-                features = extractor.extract.options(num_returns=len(plan.cameras)).remote(
-                    *[outputs[camera][1] for camera in plan.cameras]
-                )
-                features = [features] if len(plan.cameras) == 1 else list(features)
-                crops += sum(frame.detections for frame in decoded)
-            else:
-                features = [None] * len(plan.cameras)
-            tracked = [
-                deployment.cameras[camera].track.remote(frame.frame_index, camera_features)
-                for camera, frame, camera_features in zip(plan.cameras, decoded, features)
-            ]
-            images = [outputs[camera][2] for camera in plan.cameras] if video else []
-            reports.append(
-                deployment.association.process_step.remote(
-                    plan.timestamp_s, plan.cameras if video else (), *tracked, *images
-                )
-            )
-            while len(reports) > self.steps_in_flight:
-                ray.get(reports.popleft())
-            for camera in plan.cameras:
-                frames_per_camera[camera] += 1
-            last_timestamp = plan.timestamp_s
-            steps += 1
-            bar.update(1)
-        ray.get(list(reports))
-        bar.close()
+    def __init__(self, ray, deployment: RayDeployment, runner: RayRunner):
+        self.ray = ray
+        self.deployment = deployment
+        self.video = bool(runner.config.output.videos)
+        self.steps_in_flight = runner.steps_in_flight
+        self.extractor_description = deployment.extractor.description
+        self.notes = list(deployment.notes)
+        self.clock = StageClock()  # the driver's own share (decoding live streams)
+        self._reports: deque = deque()  # (identities-seen reference, detection-count references)
+        self._identities = 0
+        self._crops = 0
 
-        outcome: AssociationOutcome = ray.get(deployment.association.finish.remote(last_timestamp))
-        clock = StageClock()
-        for seconds in ray.get([actor.timings.remote() for actor in deployment.actors()]):
-            clock.add(seconds)
-        return RunSummary(
-            output_dir=self.output_dir,
-            cameras=[info.camera for info in deployment.infos],
-            frames_per_camera=frames_per_camera,
-            steps=steps,
-            seconds=time.perf_counter() - started_run,
-            stage_seconds=clock.seconds,
-            tracks=outcome.tracks,
-            identities=outcome.identities,
-            crops=crops,
-            extractor=deployment.extractor.description,
-            notes=list(deployment.notes),
+    def _submit(self, step: int, timestamp_s: float, cameras: tuple[str, ...], frame_indices: Sequence[int],
+                crop_sets: Sequence[Any] | None, images: Sequence[Any], counts: Sequence[Any] = ()) -> None:
+        """crop_sets: per camera, its crops (references) when the step extracts, else None; counts:
+        references to detection counts still to be added to the crops."""
+        deployment = self.deployment
+        if crop_sets is not None:
+            extractor = deployment.extractors[step % len(deployment.extractors)]
+            features = extractor.extract.options(num_returns=len(cameras)).remote(*crop_sets)
+            features = [features] if len(cameras) == 1 else list(features)
+        else:
+            features = [None] * len(cameras)
+        tracked = [
+            deployment.cameras[camera].track.remote(frame_index, camera_features)
+            for camera, frame_index, camera_features in zip(cameras, frame_indices, features)
+        ]
+        report = deployment.association.process_step.remote(
+            timestamp_s, cameras if self.video else (), *tracked, *(images if self.video else ())
         )
+        self._reports.append((report, tuple(counts)))
+        while len(self._reports) > self.steps_in_flight:
+            self._settle_oldest()
+
+    def _settle_oldest(self) -> None:
+        report, counts = self._reports.popleft()
+        self._identities = self.ray.get(report)
+        self._crops += sum(self.ray.get(list(counts))) if counts else 0
+
+    def identities_seen(self) -> int:
+        return self._identities
+
+    def finish(self, last_timestamp_s: float) -> AssociationOutcome:
+        while self._reports:
+            self._settle_oldest()
+        return self.ray.get(self.deployment.association.finish.remote(last_timestamp_s))
+
+    def crops(self) -> int:
+        return self._crops
+
+    def stage_seconds(self) -> dict[str, float]:
+        clock = StageClock()
+        clock.add(self.clock.seconds)
+        for seconds in self.ray.get([actor.timings.remote() for actor in self.deployment.actors()]):
+            clock.add(seconds)
+        return dict(clock.seconds)
+
+
+class RayFileExecutor(_RayExecutor):
+    """Recorded files: the camera actors decode their own videos; the driver plans each step from the
+    small ``DecodedFrame`` heads, and step n+1 decodes while step n is extracted, tracked and associated."""
+
+    live = False
+
+    def __init__(self, ray, deployment: RayDeployment, runner: RayRunner):
+        super().__init__(ray, deployment, runner)
+        self.cameras = [info.camera for info in deployment.infos]
+        self.total_steps = max((info.frame_count for info in deployment.infos), default=0) or None
+        self.scheduler = StepScheduler(deployment.infos)
+        self._in_flight = None
+        self._started = False
+
+    def _decode(self, plan: StepPlan | None, policy: StepPolicy):
+        if plan is None or not policy.allowed(plan.step):
+            return None
+        extract = policy.extracts(plan.step)
+        outputs = {
+            camera: self.deployment.cameras[camera].decode_and_detect.options(num_returns=3).remote(extract, self.video)
+            for camera in plan.cameras
+        }
+        return plan, extract, outputs
+
+    def run_step(self, policy: StepPolicy) -> StepDone | None:
+        if not self._started:
+            self._started = True
+            self._in_flight = self._decode(self.scheduler.next_step(), policy)
+        if self._in_flight is None:
+            return None
+        plan, extract, outputs = self._in_flight
+        decoded = self.ray.get([outputs[camera][0] for camera in plan.cameras])
+        for frame in decoded:
+            self.scheduler.advance(frame.camera, frame.next_timestamp_s)
+        self._in_flight = self._decode(self.scheduler.next_step(), policy)  # step n+1 decodes while step n runs on
+        if extract:
+            self._crops += sum(frame.detections for frame in decoded)
+        self._submit(
+            plan.step, plan.timestamp_s, plan.cameras, [frame.frame_index for frame in decoded],
+            [outputs[camera][1] for camera in plan.cameras] if extract else None,
+            [outputs[camera][2] for camera in plan.cameras],
+        )
+        return StepDone(plan.step, plan.timestamp_s, plan.cameras)
+
+    def camera_status(self) -> dict[str, LiveCameraStatus]:
+        return {}
+
+
+class RayLiveExecutor(_RayExecutor):
+    """Live URLs: the driver's ``LiveReader`` yields the frames of the cameras that have a new one; each
+    goes to its camera actor for detection, then the step runs on like a recorded one."""
+
+    live = True
+
+    def __init__(self, ray, deployment: RayDeployment, runner: RayRunner, reader: LiveReader):
+        super().__init__(ray, deployment, runner)
+        self.reader = reader
+        self.cameras = [source.camera for source in reader.sources]
+        self.total_steps = None
+        self._sources = {source.camera: source for source in reader.sources}
+        self._iterator = iter(reader)
+
+    def run_step(self, policy: StepPolicy) -> StepDone | None:
+        with self.clock.measure("decode"):
+            packet = next(self._iterator, None)
+        if packet is None:
+            return None
+        extract = policy.extracts(packet.step)
+        cameras = tuple(frame.camera for frame in packet.frames)
+        detected = [
+            self.deployment.cameras[frame.camera].detect_frame.options(num_returns=2).remote(
+                frame, extract, self._sources[frame.camera].fps
+            )
+            for frame in packet.frames
+        ]
+        self._submit(
+            packet.step, packet.timestamp_s, cameras, [frame.frame_index for frame in packet.frames],
+            [crops for _, crops in detected] if extract else None,
+            [frame.image for frame in packet.frames],
+            counts=[count for count, _ in detected] if extract else (),
+        )
+        return StepDone(packet.step, packet.timestamp_s, cameras)
+
+    def camera_status(self) -> dict[str, LiveCameraStatus]:
+        return self.reader.status()

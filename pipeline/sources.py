@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import cv2
 
@@ -56,8 +56,17 @@ class VideoFileSource:
         self.capture.release()
 
 
+def check_unique_camera_names(streams) -> None:
+    """Every camera of a run has its own name (outputs and tracks are keyed by it)."""
+    names = [camera for camera, _ in streams]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UserError(f"camera names must be unique, repeated: {', '.join(duplicates)}")
+
+
 def open_sources(streams: list[tuple[str, str]], continue_on_error: bool = False) -> list[VideoFileSource]:
     """Open every (camera, path); an unreadable one is an error, or a warning when continuing."""
+    check_unique_camera_names(streams)
     sources = []
     for camera, path in streams:
         try:
@@ -79,27 +88,46 @@ class _Head:
     frame: Frame | None
 
 
+def step_tolerance_s(frame_rates) -> float:
+    """Frames this close to a step's time belong to it: half the finest frame interval."""
+    return 0.5 / max(frame_rates)
+
+
+def next_step_cameras(next_timestamps: Mapping[str, float | None], tolerance_s: float) -> tuple[float, tuple[str, ...]] | None:
+    """The rule of a synchronized step: it is at the earliest pending timestamp and takes every camera
+    whose next frame lies within ``tolerance_s`` of it (in the mapping's order; None: the camera has
+    ended). None when every camera has ended."""
+    pending = {camera: timestamp for camera, timestamp in next_timestamps.items() if timestamp is not None}
+    if not pending:
+        return None
+    now = min(pending.values())
+    return now, tuple(camera for camera, timestamp in pending.items() if timestamp <= now + tolerance_s)
+
+
 class SynchronizedReader:
     """Yields ``FramePacket``s in timestamp order: each step takes, from every camera, the frame
     whose timestamp is the earliest pending one (within half the finest frame interval)."""
 
     def __init__(self, sources: list[VideoFileSource]):
         self.sources = sources
-        self.tolerance_s = 0.5 / max(source.fps for source in sources)
+        self.tolerance_s = step_tolerance_s(source.fps for source in sources)
 
     def __iter__(self) -> Iterator[FramePacket]:
-        heads = [_Head(source, source.read()) for source in self.sources]
+        heads = {source.camera: _Head(source, source.read()) for source in self.sources}
         step = 0
         while True:
-            live = [head for head in heads if head.frame is not None]
-            if not live:
+            found = next_step_cameras(
+                {camera: None if head.frame is None else head.frame.timestamp_s for camera, head in heads.items()},
+                self.tolerance_s,
+            )
+            if found is None:
                 return
-            now = min(head.frame.timestamp_s for head in live)
+            now, cameras = found
             frames = []
-            for head in live:
-                if head.frame.timestamp_s <= now + self.tolerance_s:
-                    frames.append(head.frame)
-                    head.frame = head.source.read()
+            for camera in cameras:
+                head = heads[camera]
+                frames.append(head.frame)
+                head.frame = head.source.read()
             yield FramePacket(step, now, tuple(frames))
             step += 1
 

@@ -266,7 +266,9 @@ class AssociationStage:
         self.sink = SinkGroup([*build_sinks(output_dir, list(cameras), sinks), *extra_sinks])
 
     def identities_seen(self) -> int:
-        return len(set(self.association.assignments.values()))
+        """Global ids given out so far (a live run forgets ended tracks, so their assignments cannot
+        be counted)."""
+        return self.association.identities_issued()
 
     def process_step(
         self,
@@ -320,7 +322,11 @@ class AssociationStage:
                 self.sink.write_step([], final_events, None)
             self.sink.write_tracklets(self.association.snapshots())
             self.sink.finalize(identity_map, added)
-        return AssociationOutcome(self.association.tracks_seen, len(set(identity_map.values())), len(added))
+        # A recorded run holds every track: its identities are the final map's (after refinement); a
+        # live run holds only the active tracks, so it counts the ids it gave out.
+        identities = (len(set(identity_map.values())) if self.settings.keeps_history
+                      else self.association.identities_issued())
+        return AssociationOutcome(self.association.tracks_seen, identities, len(added))
 
     def filled_boxes(self, identity_map: dict[TrackKey, int]) -> list[TrackBox]:
         """The boxes gap filling adds to a recorded run (tracks with a final id only)."""

@@ -230,14 +230,37 @@ def test_ray_address_without_the_ray_runner_is_refused(world, checkpoint, capsys
 
 
 @needs_ray
-def test_live_urls_are_refused_before_ray_starts(tmp_path):
-    from pipeline.config import PipelineConfig
-    from pipeline.ray_runner import ExtractorSpec, RayRunner
-    from reid.errors import UserError
+def test_ray_runs_live_rtsp_cameras(world, checkpoint, local_cluster, tmp_path):
+    """Two cameras from the GStreamer RTSP server through the Ray actors: both tracked, features
+    extracted, outputs written and the run summary names both cameras."""
+    from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason, start_streaming
 
-    runner = RayRunner(PipelineConfig(), [("cam1", "rtsp://127.0.0.1:8554/cam1")], ExtractorSpec("m.pt"), tmp_path)
-    with pytest.raises(UserError, match="--runner inprocess"):
-        runner.run()
+    reason = rtsp_server_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    from pipeline.ray_runner import ExtractorSpec, RayRunner
+
+    servers = [RtspServer(world / f"videos/{camera}.mp4", path=f"/{camera}", loop=True) for camera in CAMERAS[:2]]
+    start_streaming(servers)
+    try:
+        config = pipeline_config(world)
+        config.output.videos = False
+        config.association.refine = False
+        streams = [(camera, server.url) for camera, server in zip(CAMERAS[:2], servers)]
+        spec = ExtractorSpec(str(checkpoint), backend="onnxruntime")
+        summary = RayRunner(config, streams, spec, tmp_path / "live", progress=False, duration_s=12.0).run()
+    finally:
+        for server in servers:
+            server.stop()
+
+    assert summary.steps >= 20, summary
+    assert set(summary.frames_per_camera) == set(CAMERAS[:2])
+    assert min(summary.frames_per_camera.values()) >= 15, summary.frames_per_camera  # 5 fps for 12 s, minus start-up
+    assert summary.crops > 0 and summary.tracks >= 2 and summary.identities >= 1, summary
+    for camera in CAMERAS[:2]:
+        assert (tmp_path / "live" / "mot" / f"{camera}.txt").read_text().strip(), f"{camera} has no MOT rows"
+    with sqlite3.connect(tmp_path / "live" / "tracks.sqlite") as connection:
+        assert {row[0] for row in connection.execute("select camera from cameras")} == set(CAMERAS[:2])
 
 
 @needs_ray
