@@ -1,16 +1,16 @@
-"""Pipeline configuration (configs/pipeline/*.yaml), validated at load like the model configs."""
+"""Pipeline configuration (configs/pipeline/*.yaml): typed sections validated by pydantic at load,
+with the rules of the model configs (``reid.config.config_section``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
-from reid.config import ConfigError, build_typed_config, read_yaml_mapping
-from reid.errors import UserError
+from reid.config import ConfigError, InconsistentSettingsError, build_typed_config, config_section, read_yaml_mapping
 
 
-@dataclass
+@config_section
 class StitchSettings:
     """Which fragments of one camera may be one track.
 
@@ -27,7 +27,7 @@ class StitchSettings:
     threshold_scale: float = 1.0
 
 
-@dataclass(frozen=True)
+@config_section(frozen=True)
 class LiveSettings:
     """How live cameras are read (candidates for a ``live:`` section of the pipeline config).
 
@@ -40,10 +40,12 @@ class LiveSettings:
     frame may take before the camera counts as down. startup_wait_s: how long the reader waits at
     start for every camera's first frame. status_window_s: the window of the measured frame rate.
     min_camera_fps: the slowest frame rate a camera may have (slower reported rates count as unknown);
-    read_timeout_s must cover two of its frame intervals (checked here).
+    read_timeout_s must cover two of its frame intervals and open_timeout_s one (checked here).
     ffmpeg_capture_options: FFmpeg options for OpenCV (``key;value|key;value``), used unless the user
     already set the ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` environment variable; RTSP over TCP survives
     reconnects reliably, and a short analysis (microseconds) opens a stream in about half a second.
+    parallel_opens: cameras open their streams at the same time (``OPENCV_FFMPEG_IS_THREAD_SAFE=1``,
+    unless the user set it); OpenCV otherwise opens one stream at a time in the whole process.
     """
 
     queue_size: int = 1
@@ -55,6 +57,7 @@ class LiveSettings:
     startup_wait_s: float = 5.0
     status_window_s: float = 3.0
     ffmpeg_capture_options: str = "rtsp_transport;tcp|analyzeduration;500000"
+    parallel_opens: bool = True
     # The slowest camera the run must take (frames per second). A frame that takes most of
     # read_timeout_s to arrive counts as a hung stream, so read_timeout_s must span two of its frames.
     min_camera_fps: float = 1.0
@@ -73,26 +76,31 @@ class LiveSettings:
                 f"read_timeout_s ({self.read_timeout_s:g}) must span two frames of the slowest camera "
                 f"(min_camera_fps {self.min_camera_fps:g}: at least {2.0 / self.min_camera_fps:g} s), or frames "
                 "of that camera would count as a stalled stream")
+        if self.min_camera_fps > 0 and self.open_timeout_s < 1.0 / self.min_camera_fps:
+            problems.append(
+                f"open_timeout_s ({self.open_timeout_s:g}) must span one frame of the slowest camera "
+                f"(min_camera_fps {self.min_camera_fps:g}: at least {1.0 / self.min_camera_fps:g} s): opening a "
+                "stream reads its first frame")
         if self.startup_wait_s < 0:
             problems.append("startup_wait_s must not be negative")
         if problems:
-            raise UserError("live settings: " + "; ".join(problems))
+            raise InconsistentSettingsError("live settings: " + "; ".join(problems))
 
 
-@dataclass
+@config_section
 class SourceConfig:
     name: str
     path: str  # a video file or any URL OpenCV/FFmpeg reads (rtsp://...)
 
 
-@dataclass
+@config_section
 class SourcesConfig:
     streams: list[SourceConfig] = field(default_factory=list)
     continue_on_error: bool = False  # an unreadable camera is dropped with a warning instead of stopping
     duration_s: float | None = None  # live sources: stop after this long (None: until SIGINT/SIGTERM)
 
 
-@dataclass
+@config_section
 class DetectorConfig:
     backend: Literal["yolo", "detections"] = "yolo"
     weights: str = "yolo11n.pt"  # a .pt file, or a .yaml to build a random (untrained) YOLO
@@ -104,20 +112,20 @@ class DetectorConfig:
     min_score: float = 0.0
 
 
-@dataclass
+@config_section
 class TrackerConfig:
     name: Literal["bytetrack", "botsort", "ocsort", "deepocsort", "strongsort", "hybridsort", "boosttrack"] = "bytetrack"
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@config_section
 class CropRule:
     min_height: int = 32
     min_width: int = 12
     max_truncation: float = 0.35  # fraction of the box outside the frame
 
 
-@dataclass
+@config_section
 class ExtractorConfig:
     model: str | None = None  # checkpoint (.pt), .onnx or .engine
     backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
@@ -129,14 +137,14 @@ class ExtractorConfig:
 DEFAULT_DISTANCE_THRESHOLD = 0.7  # used for "auto" before a model is calibrated
 
 
-@dataclass
+@config_section
 class TransitWindowConfig:
     cameras: list[str]
     min_s: float = 0.0
     max_s: float = float("inf")
 
 
-@dataclass
+@config_section
 class AssociationConfig:
     distance: Literal["visible_parts", "foreground"] = "visible_parts"
     # A number, or "auto": the threshold calibrated for the model and this distance
@@ -169,7 +177,7 @@ class AssociationConfig:
             raise ConfigError(f"{source}: key 'association.ratio': expected a number in (0, 1], got {self.ratio}")
 
 
-@dataclass
+@config_section
 class OutputConfig:
     directory: str = "outputs/pipeline"
     mot: bool = True
@@ -179,7 +187,7 @@ class OutputConfig:
     status_every_s: float = 5.0  # live sources: a status line this often (0: never)
 
 
-@dataclass
+@config_section
 class DemoWorldConfig:
     cameras: int = 3
     identities: int = 40
@@ -188,7 +196,7 @@ class DemoWorldConfig:
     seed: int = 0
 
 
-@dataclass
+@config_section
 class DemoConfig:
     """The offline demo: a synthetic world (cached) and the shipped part model; with ``--retrain``,
     a small model trained on the world's ReID split instead (cached)."""
@@ -200,7 +208,7 @@ class DemoConfig:
     epochs: int = 8
 
 
-@dataclass
+@config_section
 class PipelineConfig:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)

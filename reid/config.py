@@ -1,19 +1,24 @@
-"""Typed model/training configuration, loaded from YAML and validated at load.
+"""Typed model/training configuration, loaded from YAML and validated at load by pydantic (v2).
 
-An unknown key or a value of the wrong type is a ``ConfigError`` whose message is one line
-naming the file and the dotted key, e.g. ``configs/x.yaml: key 'model.num_parts': expected int, got str``.
+Each section is a dataclass declared with ``config_section`` (pydantic's strict mode,
+``extra="forbid"``); the pipeline's configuration uses the same rules. An unknown key or a value of
+the wrong type is a ``ConfigError`` whose message is one line naming the file and the dotted key,
+e.g. ``configs/x.yaml: key 'model.num_parts': Input should be a valid integer, got str ('eight')``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Sequence, Union
 
 import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from reid.errors import UserError
 
@@ -27,7 +32,26 @@ class ConfigError(UserError):
     """A configuration file that does not match the schema."""
 
 
-@dataclass
+class InconsistentSettingsError(ConfigError, ValueError):
+    """Settings of one section that contradict each other (raised by a section's ``__post_init__``;
+    pydantic reports it under the section's key when a file is loaded)."""
+
+
+# Every section: unknown keys are refused, and values are not coerced ("512" is not an int).
+SECTION_RULES = ConfigDict(extra="forbid", strict=True)
+
+
+def config_section(cls: type | None = None, /, *, frozen: bool = False):
+    """A configuration section: a dataclass that pydantic validates with ``SECTION_RULES``."""
+
+    def wrap(section: type) -> type:
+        section.__pydantic_config__ = SECTION_RULES
+        return dataclass(frozen=frozen)(section)
+
+    return wrap if cls is None else wrap(cls)
+
+
+@config_section
 class ModelConfig:
     backbone: BackboneName = "resnet50"
     pretrained: bool = True
@@ -53,7 +77,7 @@ class ModelConfig:
     visibility_threshold: float = 0.5
 
 
-@dataclass
+@config_section
 class InputConfig:
     height: int = 384
     width: int = 128
@@ -61,23 +85,23 @@ class InputConfig:
     std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
 
 
-@dataclass
+@config_section
 class EmbeddingLossWeights:
     identity: float = 0.0
     triplet: float = 0.0
 
 
-@dataclass
+@config_section
 class GiltWeights:
     """Per-embedding weights of the identity and triplet losses (GiLt)."""
 
-    global_: EmbeddingLossWeights = field(default_factory=EmbeddingLossWeights)
+    global_: Annotated[EmbeddingLossWeights, Field(alias="global")] = field(default_factory=EmbeddingLossWeights)
     foreground: EmbeddingLossWeights = field(default_factory=EmbeddingLossWeights)
     concat: EmbeddingLossWeights = field(default_factory=EmbeddingLossWeights)
     parts: EmbeddingLossWeights = field(default_factory=EmbeddingLossWeights)
 
 
-@dataclass
+@config_section
 class LossConfig:
     # Preset weights table (reid.losses.GILT_WEIGHT_PRESETS); `weights`, when given, replaces it.
     preset: Literal["occluded", "holistic"] = "occluded"
@@ -95,7 +119,7 @@ class LossConfig:
     part_label_rule: Literal["softmax_argmax", "smallest_part_first"] = "softmax_argmax"
 
 
-@dataclass
+@config_section
 class TrainConfig:
     # Dataset to train on (train.datasets.DATASETS) and, when different, the one to evaluate on
     # (e.g. Occluded-REID has no training split: train on market1501, test on occluded_reid).
@@ -125,7 +149,7 @@ class TrainConfig:
     seed: int = 0
 
 
-@dataclass
+@config_section
 class ReIDConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     input: InputConfig = field(default_factory=InputConfig)
@@ -133,97 +157,102 @@ class ReIDConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-# YAML keys that are Python keywords get a trailing underscore on the dataclass field.
+# YAML keys that are Python keywords get a trailing underscore on the dataclass field (and an alias).
 def _yaml_key(field_name: str) -> str:
     return field_name[:-1] if field_name.endswith("_") else field_name
 
 
-def _type_name(expected: Any) -> str:
-    origin = typing.get_origin(expected)
-    if origin is Literal:
-        return " | ".join(repr(value) for value in typing.get_args(expected))
-    if origin in (Union, types.UnionType):
-        return " | ".join(_type_name(arg) for arg in typing.get_args(expected))
-    if origin is list:
-        return f"list of {_type_name(typing.get_args(expected)[0])}"
-    if origin is dict:
-        return "mapping"
-    if expected is type(None):
-        return "null"
-    if dataclasses.is_dataclass(expected):
-        return "mapping"
-    return getattr(expected, "__name__", str(expected))
+def _section_types(annotation: Any) -> list[Any]:
+    """The configuration sections (dataclasses) an annotation may hold: X, X | None, list[X], Annotated[X, ...]."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _section_types(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list):
+        return [section for argument in typing.get_args(annotation) for section in _section_types(argument)]
+    return [annotation] if dataclasses.is_dataclass(annotation) else []
 
 
-def _convert(value: Any, expected: Any, key: str, source: str) -> Any:
-    """Check ``value`` against the annotation ``expected``; build nested dataclasses."""
-    origin = typing.get_origin(expected)
-    if expected is Any:
-        return value
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: key '{key}': expected a mapping, got {type(value).__name__}")
-        key_type, value_type = typing.get_args(expected)
-        return {
-            _convert(item_key, key_type, f"{key}", source): _convert(item, value_type, f"{key}.{item_key}", source)
-            for item_key, item in value.items()
-        }
-    if origin is Literal:
-        choices = typing.get_args(expected)
-        if value in choices and type(value) is type(choices[0]):
-            return value
-        raise ConfigError(f"{source}: key '{key}': expected one of {_type_name(expected)}, got {value!r}")
-    if origin in (Union, types.UnionType):
-        arguments = typing.get_args(expected)
-        if value is None and type(None) in arguments:
+def _section_at(cls: type, path: Sequence[str | int]) -> type | None:
+    """The section class that the YAML path leads to (list indices skipped), None when none does."""
+    current = cls
+    for part in path:
+        if isinstance(part, int):
+            continue
+        hints = typing.get_type_hints(current, include_extras=True)
+        names = {_yaml_key(item.name): item.name for item in dataclasses.fields(current)}
+        if part not in names:
             return None
-        alternatives = [argument for argument in arguments if argument is not type(None)]
-        if len(alternatives) == 1:  # Optional[X]: X's own (possibly nested) message
-            return _convert(value, alternatives[0], key, source)
-        for argument in alternatives:
-            try:
-                return _convert(value, argument, key, source)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{source}: key '{key}': expected {_type_name(expected)}, got {type(value).__name__} ({value!r})")
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{source}: key '{key}': expected {_type_name(expected)}, got {type(value).__name__}")
-        (item_type,) = typing.get_args(expected)
-        return [_convert(item, item_type, f"{key}[{index}]", source) for index, item in enumerate(value)]
-    if dataclasses.is_dataclass(expected):
-        return _build_dataclass(expected, value, key, source)
-    if expected is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif expected is bool or expected is str:
-        if isinstance(value, expected):
-            return value
-    else:  # pragma: no cover - schema error, not user error
-        raise TypeError(f"unsupported annotation {expected!r} for {key}")
-    raise ConfigError(f"{source}: key '{key}': expected {_type_name(expected)}, got {type(value).__name__} ({value!r})")
+        sections = _section_types(hints[names[part]])
+        if not sections:
+            return None
+        current = sections[0]
+    return current
 
 
-def _build_dataclass(cls: type, values: Any, prefix: str, source: str) -> Any:
+def _user_path(values: Any, location: Sequence[str | int]) -> list[str | int]:
+    """The part of pydantic's error location that exists in the user's mapping (union member tags
+    such as 'float' or "literal['auto']" are pydantic's, not keys)."""
+    path: list[str | int] = []
+    current = values
+    for part in location:
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        else:
+            break
+        path.append(part)
+    return path
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _one_line(error: ValidationError, cls: type, values: dict, source: str) -> str:
+    """The first validation problem as one line naming the file and the dotted key."""
+    problem = error.errors()[0]
+    kind, location = problem["type"], problem["loc"]
+    path = _user_path(values, location)
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        section = _section_at(cls, path[:-1])
+        known = ", ".join(sorted(_yaml_key(item.name) for item in dataclasses.fields(section))) if section else ""
+        return f"{source}: unknown key '{_dotted(path)}'" + (f" (known keys here: {known})" if known else "")
+    if kind in ("missing", "missing_argument"):
+        return f"{source}: key '{_dotted([*path, location[len(path)]])}': required, not given"
+    # A union (``float | Literal["auto"]``) fails once per member, at the same key: say every option.
+    messages = [other["msg"] for other in error.errors() if _user_path(values, other["loc"]) == path]
+    message = " or ".join(dict.fromkeys(messages)).removeprefix("Value error, ")
+    where = f"key '{_dotted(path)}'" if path else "top level"
+    given = problem.get("input")
+    if kind == "value_error" or isinstance(given, dict):
+        return f"{source}: {where}: {message}"
+    return f"{source}: {where}: {message}, got {type(given).__name__} ({given!r})"
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(cls: type) -> TypeAdapter:
+    return TypeAdapter(cls)
+
+
+def build_typed_config(cls: type, values: Any, source: str):
+    """Validate a plain mapping into the configuration section ``cls`` with pydantic (unknown keys,
+    wrong types and inconsistent settings are one-line ``ConfigError``s naming ``source`` and the key).
+
+    The mapping goes through JSON so that pydantic's strict mode reads nested mappings as sections
+    and still takes an integer where a float is expected (as YAML writes ``1`` for ``1.0``)."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        where = f"key '{prefix}'" if prefix else "top level"
-        raise ConfigError(f"{source}: {where}: expected a mapping, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields_by_key = {_yaml_key(item.name): item for item in dataclasses.fields(cls)}
-    arguments = {}
-    for key, value in values.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if key not in fields_by_key:
-            known = ", ".join(sorted(fields_by_key))
-            raise ConfigError(f"{source}: unknown key '{dotted}' (known keys here: {known})")
-        item = fields_by_key[key]
-        arguments[item.name] = _convert(value, hints[item.name], dotted, source)
-    return cls(**arguments)
+        raise ConfigError(f"{source}: top level: expected a mapping, got {type(values).__name__}")
+    text = json.dumps(values, default=str)
+    try:
+        return _validator(cls).validate_json(text)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error, cls, json.loads(text), source)) from None
 
 
 def _check_consistency(config: ReIDConfig, source: str) -> None:
@@ -244,7 +273,7 @@ def _check_consistency(config: ReIDConfig, source: str) -> None:
 
 def config_from_dict(values: dict, source: str = "<config>") -> ReIDConfig:
     """Validate a plain mapping (from YAML or a checkpoint) into a ``ReIDConfig``."""
-    config = _build_dataclass(ReIDConfig, values, "", source)
+    config = build_typed_config(ReIDConfig, values, source)
     _check_consistency(config, source)
     return config
 
@@ -278,11 +307,6 @@ def read_yaml_mapping(path: str | Path) -> dict:
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: top level: expected a mapping, got {type(values).__name__}")
     return values
-
-
-def build_typed_config(cls: type, values: dict, source: str):
-    """Validate a plain mapping into the dataclass ``cls`` (unknown keys and wrong types are errors)."""
-    return _build_dataclass(cls, values, "", source)
 
 
 def load_config(path: str | Path) -> ReIDConfig:

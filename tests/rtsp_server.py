@@ -31,7 +31,7 @@ HOST = "127.0.0.1"
 READY_PREFIX = "RTSP_SERVER_LISTENING "
 FAST_OPEN_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
 LAUNCH_TEMPLATE = (
-    "( filesrc location={location} ! decodebin ! videoconvert ! "
+    "( filesrc location={location} ! decodebin ! videoconvert ! {rate}"
     "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={key_interval} ! rtph264pay name=pay0 pt=96 )"
 )
 
@@ -73,7 +73,13 @@ class RtspServer:
     ``port=0`` lets the system choose a free port at the first start; later starts reuse it.
     """
 
-    def __init__(self, video_path: str | Path, path: str = "/stream", port: int = 0, loop: bool = True):
+    def __init__(self, video_path: str | Path, path: str = "/stream", port: int = 0, loop: bool = True,
+                 frame_rate: str | None = None, key_interval: int = 10):
+        """frame_rate: re-time the video to this rate (GStreamer's ``N/D``, e.g. ``3/10`` for 0.3 fps:
+        frames are dropped or repeated in real time); key_interval: frames between H.264 key frames
+        (a slow camera needs 1, or a client waits that many frames for its first picture)."""
+        self.frame_rate = frame_rate
+        self.key_interval = key_interval
         self.video_path = Path(video_path)
         self.path = path if path.startswith("/") else "/" + path
         self.port = port
@@ -100,6 +106,9 @@ class RtspServer:
         ]
         if self.loop:
             command.append("--loop")
+        if self.frame_rate:
+            command += ["--frame-rate", self.frame_rate]
+        command += ["--key-interval", str(self.key_interval)]
         # A clean environment for the system interpreter: the virtualenv's PYTHONPATH/PYTHONHOME must not leak in.
         environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         deadline = time.monotonic() + timeout_s
@@ -236,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", default="/stream")
     parser.add_argument("--loop", action="store_true", help="seek back to the start at the end of the file")
     parser.add_argument("--key-interval", type=int, default=10, help="frames between H.264 key frames")
+    parser.add_argument("--frame-rate", help="re-time the video to N/D frames per second (e.g. 3/10)")
     arguments = parser.parse_args(argv)
     _die_with_parent()
 
@@ -247,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Gst.init(None)
     location = str(Path(arguments.video).resolve()).replace('"', '\\"')
-    launch = LAUNCH_TEMPLATE.format(location=f'"{location}"', key_interval=arguments.key_interval)
+    rate = f"videorate ! video/x-raw,framerate={arguments.frame_rate} ! " if arguments.frame_rate else ""
+    launch = LAUNCH_TEMPLATE.format(location=f'"{location}"', key_interval=arguments.key_interval, rate=rate)
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)

@@ -76,3 +76,40 @@ def test_bad_config_on_the_command_line_is_one_line_and_exit_code_2(tmp_path):
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"detector": {"imagesize": 640}}, "unknown key 'detector.imagesize' (known keys here: backend, confidence,"),
+        ({"detector": {"image_size": "640"}}, "key 'detector.image_size': Input should be a valid integer, got str"),
+        ({"output": {"videos": 1}}, "key 'output.videos': Input should be a valid boolean, got int (1)"),
+        ({"association": {"distance_threshold": "nope"}},
+         "key 'association.distance_threshold': Input should be a valid number or Input should be 'auto'"),
+        ({"sources": {"streams": [{"name": "cam1", "path": "a.mp4"}, {"name": "cam2"}]}},
+         "key 'sources.streams[1].path': required, not given"),
+        ({"live": {"min_camera_fps": 0.3}}, "key 'live': live settings: read_timeout_s (2) must span two frames"),
+        ({"association": {"ratio": 1.5}}, "key 'association.ratio': expected a number in (0, 1]"),
+    ],
+)
+def test_bad_pipeline_config_is_one_line_naming_file_and_key(tmp_path, values, expected):
+    from pipeline.config import load_pipeline_config
+
+    path = _write(tmp_path, values)
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and expected in message, message
+    assert "\n" not in message
+
+
+def test_pipeline_config_reads_numbers_as_the_fields_types(tmp_path):
+    from pipeline.config import load_pipeline_config
+
+    config = load_pipeline_config(_write(tmp_path, {
+        "association": {"distance_threshold": 1, "transit_windows": [{"cameras": ["a", "b"], "max_s": float("inf")}]},
+        "live": {"min_camera_fps": 0.25, "read_timeout_s": 8},
+    }))
+    assert config.association.distance_threshold == 1.0 and isinstance(config.association.distance_threshold, float)
+    assert config.association.transit_windows[0].max_s == float("inf")
+    assert config.live.read_timeout_s == 8.0 and config.sources.streams == []

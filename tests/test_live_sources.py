@@ -8,6 +8,7 @@ The server tests skip with the reason when /usr/bin/python3 lacks the GStreamer 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ from pipeline.live_sources import (
     LiveReader,
     LiveSettings,
     NewestFrameQueue,
+    ReadyCameras,
     is_live_url,
     redact_url,
 )
@@ -67,14 +69,43 @@ def test_queue_keeps_the_newest_frames_and_counts_what_it_drops():
         NewestFrameQueue(capacity=0)
 
 
-def test_queue_wakes_a_consumer_waiting_on_the_shared_condition():
-    condition = threading.Condition()
-    queue = NewestFrameQueue(capacity=1, condition=condition)
+class CountingCondition(threading.Condition):
+    """A condition that counts its notifications (the wake-ups a producer causes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.notifications = 0
+
+    def notify_all(self):
+        self.notifications += 1
+        super().notify_all()
+
+
+def test_a_camera_wakes_the_consumer_only_when_its_queue_stops_being_empty():
+    ready = ReadyCameras()
+    ready.condition = CountingCondition()
+    first, second = NewestFrameQueue(2, ready, "cam1"), NewestFrameQueue(1, ready, "cam2")
+    for index in range(1, 5):  # cam1: 4 frames into 2 places, one wake-up
+        first.put(_frame("cam1", index))
+    assert ready.snapshot() == {"cam1"} and ready.condition.notifications == 1
+    second.put(_frame("cam2", 1))
+    second.put(_frame("cam2", 2))
+    assert ready.snapshot() == {"cam1", "cam2"} and ready.condition.notifications == 2
+    assert first.take().frame_index == 3 and ready.snapshot() == {"cam1", "cam2"}  # one frame still queued
+    assert first.take().frame_index == 4 and ready.snapshot() == {"cam2"}
+    assert first.take() is None and ready.snapshot() == {"cam2"}
+    first.put(_frame("cam1", 5))  # empty again -> ready again: a wake-up
+    assert ready.snapshot() == {"cam1", "cam2"} and ready.condition.notifications == 3
+
+
+def test_a_put_wakes_a_consumer_waiting_for_a_ready_camera():
+    ready = ReadyCameras()
+    queue = NewestFrameQueue(capacity=1, ready=ready, camera="cam1")
     producer = threading.Timer(0.1, queue.put, args=(_frame("cam1", 1),))
     producer.start()
     started = time.monotonic()
-    with condition:
-        woke = condition.wait_for(lambda: len(queue) > 0, timeout=5.0)
+    with ready.condition:
+        woke = ready.condition.wait_for(lambda: "cam1" in ready.snapshot(), timeout=5.0)
     producer.join(5.0)
     assert woke and time.monotonic() - started < 4.0
 
@@ -118,6 +149,9 @@ def test_bad_live_settings_and_streams_are_user_errors():
     # A 0.3 fps camera delivers a frame every 3.3 s: a 2 s read timeout would call each one a stall.
     with pytest.raises(UserError, match=r"read_timeout_s \(2\) must span two frames of the slowest camera"):
         LiveSettings(min_camera_fps=0.3)
+    # ... and an open that gives up before its first frame could come would never connect it.
+    with pytest.raises(UserError, match=r"open_timeout_s \(2\) must span one frame of the slowest camera"):
+        LiveSettings(min_camera_fps=0.3, read_timeout_s=7.0, open_timeout_s=2.0)
     assert LiveSettings(min_camera_fps=0.3, read_timeout_s=7.0).read_timeout_s == 7.0
     with pytest.raises(UserError, match="not a live stream URL"):
         LiveReader([("cam1", "recorded.mp4")])
@@ -361,3 +395,23 @@ def _wait_for(condition, deadline_s: float, poll_s: float = 0.05) -> float | Non
             return time.monotonic()
         time.sleep(poll_s)
     return None
+
+
+def test_ffmpeg_settings_are_decided_once_and_never_override_the_users(monkeypatch):
+    from pipeline import live_sources
+
+    for variable in (live_sources.FFMPEG_OPTIONS_VARIABLE, live_sources.FFMPEG_THREAD_SAFE_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(live_sources._FfmpegOptions, "_decided", False)
+    live_sources._FfmpegOptions.acquire("rtsp_transport;tcp", parallel_opens=True)
+    assert os.environ[live_sources.FFMPEG_OPTIONS_VARIABLE] == "rtsp_transport;tcp"
+    assert os.environ[live_sources.FFMPEG_THREAD_SAFE_VARIABLE] == "1"  # cameras open in parallel
+    live_sources._FfmpegOptions.acquire("rtsp_transport;udp", parallel_opens=False)  # decided: nothing changes
+    assert os.environ[live_sources.FFMPEG_OPTIONS_VARIABLE] == "rtsp_transport;tcp"
+
+    monkeypatch.setattr(live_sources._FfmpegOptions, "_decided", False)
+    monkeypatch.setenv(live_sources.FFMPEG_THREAD_SAFE_VARIABLE, "0")  # the user's choice stands
+    monkeypatch.setenv(live_sources.FFMPEG_OPTIONS_VARIABLE, "rtsp_transport;udp")
+    live_sources._FfmpegOptions.acquire("rtsp_transport;tcp", parallel_opens=True)
+    assert os.environ[live_sources.FFMPEG_THREAD_SAFE_VARIABLE] == "0"
+    assert os.environ[live_sources.FFMPEG_OPTIONS_VARIABLE] == "rtsp_transport;udp"
