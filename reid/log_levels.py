@@ -2,12 +2,20 @@
 
     quiet    our results and warnings only; the libraries' warnings and errors
     normal   + what the run is doing (start-up lines, progress on a terminal); the libraries' warnings
-    verbose  + the libraries' INFO lines (BoxMOT's tracker settings, ultralytics' model summaries)
+    verbose  + the libraries' INFO lines (BoxMOT's tracker settings, ultralytics' model summaries),
+             OpenCV's warnings and FFmpeg's own log lines
+
+OpenCV and FFmpeg print a line on every failed or re-opened stream (``[tcp @ 0x..] Connection
+refused``, ``VIDEOIO(FFMPEG) ... can't be used to capture by name``): a live run with a camera down
+would print them at every retry, while the status line already says the camera is down and why.
+So below ``verbose`` OpenCV logs errors only and FFmpeg nothing (``OPENCV_FFMPEG_LOGLEVEL=-8``,
+unless the user set it; written before any stream is opened).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Literal
 
@@ -15,6 +23,8 @@ Verbosity = Literal["quiet", "normal", "verbose"]
 LIBRARY_LOGGERS = ("boxmot", "ultralytics")
 _LIBRARY_LEVELS = {"quiet": logging.ERROR, "normal": logging.WARNING, "verbose": logging.INFO}
 _current: Verbosity = "normal"
+FFMPEG_LOG_LEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_QUIET = "-8"  # AV_LOG_QUIET
 
 
 def verbosity_from_flags(quiet: bool, verbose: bool) -> Verbosity:
@@ -36,6 +46,16 @@ def set_verbosity(verbosity: Verbosity, import_libraries: bool = True) -> None:
                 pass
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(_LIBRARY_LEVELS[verbosity])
+    _set_video_library_levels(verbosity)
+
+
+def _set_video_library_levels(verbosity: Verbosity) -> None:
+    import cv2
+
+    levels = cv2.utils.logging
+    levels.setLogLevel(levels.LOG_LEVEL_WARNING if verbosity == "verbose" else levels.LOG_LEVEL_ERROR)
+    if verbosity != "verbose" and FFMPEG_LOG_LEVEL_VARIABLE not in os.environ:
+        os.environ[FFMPEG_LOG_LEVEL_VARIABLE] = FFMPEG_QUIET
 
 
 def current_verbosity() -> Verbosity:

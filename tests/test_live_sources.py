@@ -415,3 +415,24 @@ def test_ffmpeg_settings_are_decided_once_and_never_override_the_users(monkeypat
     live_sources._FfmpegOptions.acquire("rtsp_transport;tcp", parallel_opens=True)
     assert os.environ[live_sources.FFMPEG_THREAD_SAFE_VARIABLE] == "0"
     assert os.environ[live_sources.FFMPEG_OPTIONS_VARIABLE] == "rtsp_transport;udp"
+
+
+@pytest.mark.parametrize("verbosity, noisy", [("normal", False), ("verbose", True)])
+def test_video_library_noise_follows_the_verbosity(verbosity, noisy):
+    """A refused stream: FFmpeg's and OpenCV's own lines only in verbose runs (the status line says it)."""
+    import subprocess
+    import sys
+
+    program = (
+        "from reid.log_levels import set_verbosity\n"
+        f"set_verbosity({verbosity!r}, import_libraries=False)\n"
+        "import cv2\n"
+        f"capture = cv2.VideoCapture('rtsp://127.0.0.1:{free_port()}/none', cv2.CAP_FFMPEG)\n"
+        "print('opened', capture.isOpened())\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OPENCV_")}
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                               env=environment)
+    assert completed.stdout.strip() == "opened False", completed.stderr
+    assert ("Connection refused" in completed.stderr) == noisy, completed.stderr
+    assert ("WARN" in completed.stderr) == noisy, completed.stderr
