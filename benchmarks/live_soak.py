@@ -22,8 +22,10 @@ Printed:
   (target within 10 %).
 
 The reader's settings: the slow camera sets ``min_camera_fps`` (a little under its rate) and with it
-the read timeout (two of its frame intervals); the reconnect back-off tops out at 2 s so that a
-camera retries often enough to be back within a few seconds of its server. Opens run in parallel
+the read timeout (two of its frame intervals); the reconnect back-off tops out at 1 s: a camera
+whose server is back waits up to one back-off for its next attempt, then one frame interval for
+its first frame (3.3 s at 0.3 fps, with the default one-frame probe and one decoder thread), so a
+5 s recovery needs attempts at least every 1.5 s. Opens run in parallel
 (``LiveSettings.parallel_opens``): OpenCV otherwise opens one FFmpeg stream at a time per process,
 and the first soak (8 cameras) measured recoveries of 1.8-8.7 s in steps of the ~0.7 s that one
 RTSP open takes, 2.1-2.7 s with parallel opens.
@@ -48,6 +50,7 @@ if str(REPOSITORY_ROOT) not in sys.path:
 
 from pipeline.config import LiveSettings  # noqa: E402
 from pipeline.live_sources import LiveReader  # noqa: E402
+from reid.log_levels import set_verbosity  # noqa: E402
 from tests.rtsp_server import RtspServer, rtsp_server_unavailable_reason, start_streaming  # noqa: E402
 
 VIDEO_FPS = 10
@@ -123,7 +126,7 @@ def run_soak(arguments) -> dict:
     servers[-1].start()
     settings = LiveSettings(
         min_camera_fps=0.8 * rates[slow], read_timeout_s=2.0 / (0.8 * rates[slow]), reconnect_initial_s=0.25,
-        reconnect_max_s=2.0, startup_wait_s=2.5 / rates[slow] + 5.0,
+        reconnect_max_s=1.0, startup_wait_s=2.5 / rates[slow] + 5.0,
         default_fps=float(VIDEO_FPS),
     )
     process = psutil.Process()
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.cameras < 2 or arguments.minutes <= 0 or arguments.outages < 0 or not 0.1 <= arguments.slow_fps <= 10:
         print("need --cameras >= 2, --minutes > 0, --outages >= 0 and 0.1 <= --slow-fps <= 10", file=sys.stderr)
         return 2
+    set_verbosity("normal", import_libraries=False)  # as run_pipeline.py: OpenCV's warnings only with --verbose
     report = run_soak(arguments)
     print_report(report)
     if arguments.json:

@@ -305,6 +305,8 @@ class LiveCameraSource:
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.settings.open_timeout_s * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.settings.read_timeout_s * 1000),
         ]
+        if self.settings.decoder_threads:
+            parameters += [cv2.CAP_PROP_N_THREADS, self.settings.decoder_threads]
         capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, parameters)
         if not capture.isOpened():
             capture.release()

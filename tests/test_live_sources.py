@@ -20,6 +20,7 @@ import pytest
 
 from pipeline.live_sources import (
     BackoffSchedule,
+    LiveCameraSource,
     LiveReader,
     LiveSettings,
     NewestFrameQueue,
@@ -385,6 +386,32 @@ def test_a_camera_down_at_start_joins_later_and_a_stop_event_ends_the_run(server
     assert stopped_at is not None and ended_s - stopped_at < 1.0
     assert reader.status()["late"].frames_received > 0
     assert close_s < CLOSE_LIMIT_S
+
+
+def test_the_decoder_thread_setting_reaches_opencv_and_is_validated(monkeypatch):
+    # One decoding thread per camera: FFmpeg's frame threading holds each picture back by
+    # threads - 1 frames (3.3 s at 0.3 fps); 0 leaves the choice to OpenCV.
+    opened: list[list[int]] = []
+
+    class NeverOpens:
+        def __init__(self, url, backend, parameters):
+            opened.append(list(parameters))
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr("pipeline.live_sources.cv2.VideoCapture", NeverOpens)
+    for threads in (1, 3, 0):
+        source = LiveCameraSource("cam", "rtsp://127.0.0.1:1/a", LiveSettings(decoder_threads=threads), 0.0, ReadyCameras())
+        assert source._open() is None
+        pairs = dict(zip(opened[-1][::2], opened[-1][1::2]))
+        assert pairs.get(cv2.CAP_PROP_N_THREADS) == (threads or None)
+        assert pairs[cv2.CAP_PROP_OPEN_TIMEOUT_MSEC] == 5000
+    with pytest.raises(UserError, match="decoder_threads must not be negative"):
+        LiveSettings(decoder_threads=-1)
 
 
 def _wait_for(condition, deadline_s: float, poll_s: float = 0.05) -> float | None:
