@@ -2,7 +2,8 @@
 
     python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR]
 
-Per world, detection (the world's public detections), feature extraction and tracking run once and
+Per world, detection (the world's public detections, or with ``--detector yolo`` the config's YOLO
+on the videos), feature extraction and tracking run once and
 their per-step output is cached (``--cache``, default ``~/.cache/bpsema/association_quality``);
 then the association stage alone is replayed per variant and scored with ``pipeline.mtmc_evaluation``:
 
@@ -10,10 +11,12 @@ then the association stage alone is replayed per variant and scored with ``pipel
 - ``refine``: + the refine pass (no stitching, no gap filling);
 - ``+stitch``: + stitching of fragments inside a camera;
 - ``+gaps``: + gap filling (the configured pipeline);
+- ``no-split``: the configured pipeline without cutting tracks where their appearance changes;
 - ``foreground``: the configured pipeline on the foreground embedding alone;
 - ``oracle``: every track relabelled with its majority ground-truth person (what association
   could reach with these tracks; gap filling on).
 
+Every variant but ``no-split`` cuts tracks where their appearance changes (``pipeline/track_splitting.py``).
 The thresholds are the model's calibration (``distance_threshold: auto``); nothing is fitted to
 the worlds.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import pickle
 import sys
 import tempfile
@@ -36,7 +40,7 @@ sys.path.insert(0, str(REPOSITORY))
 from pipeline.association import association_settings  # noqa: E402
 from pipeline.stages import AssociationStage  # noqa: E402
 
-VARIANTS = ("online", "refine", "+stitch", "+gaps", "foreground", "oracle")
+VARIANTS = ("online", "refine", "+stitch", "+gaps", "no-split", "foreground", "oracle")
 
 
 class RecordingAssociationStage(AssociationStage):
@@ -77,8 +81,8 @@ def record_world(world: Path, model: str, cache: Path, config, config_name: str 
 
 
 def replay(recorded, settings, cameras, output: Path, identity_override=None) -> dict:
-    """Run the association stage alone over recorded steps; returns its MOT directory's scores."""
-    from pipeline.mtmc_evaluation import evaluate_mtmc
+    """Run the association stage alone over recorded steps (the MOT files go to ``output``);
+    returns the seconds it took and the stage."""
     from pipeline.sinks import SinkSettings
 
     description, steps = recorded
@@ -124,13 +128,14 @@ def oracle_override(ground_truth: Path):
         mapping = {key: max(counts, key=counts.get) for key, counts in votes.items()}
         # two tracks of one camera at one time cannot both be the person: the smaller one is not
         tracklets = association.all_tracklets()
+        unused = itertools.count(10_000_000)
         for key in sorted(mapping, key=lambda key: -votes[key][mapping[key]]):
             for other in mapping:
                 if other != key and other.camera == key.camera and mapping[other] == mapping[key]:
                     a, b = tracklets[key], tracklets[other]
                     if a.first_timestamp_s <= b.last_timestamp_s and b.first_timestamp_s <= a.last_timestamp_s:
                         if votes[other][mapping[other]] <= votes[key][mapping[key]]:
-                            mapping[other] = -1 - len(mapping) - hash(other) % 1_000_000
+                            mapping[other] = next(unused)  # a person of its own (ids stay >= 0)
         offset = 1_000_000
         association.refine = lambda timestamp: []  # keep the oracle's labels
         association.assignments = {key: offset + person for key, person in mapping.items()}
@@ -150,12 +155,17 @@ def main(argv=None) -> int:
                         help="pipeline YAML (default: the one run_pipeline.py --world uses)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache/bpsema/association_quality")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--detector", choices=("detections", "yolo"), default="detections",
+                        help="the world's public detections (default) or the config's YOLO on the videos")
     parser.add_argument("--threshold-scale", type=float, default=1.0,
                         help="multiply the calibrated thresholds (to study their effect; the pipeline uses 1)")
     arguments = parser.parse_args(argv)
 
     config = load_pipeline_config(arguments.config)
-    config.detector.backend = "detections"
+    if arguments.detector == "detections":
+        config.detector.backend = "detections"
+    elif config.detector.backend != "yolo":
+        config.detector.backend, config.detector.weights = "yolo", "models/yolo11n_synthetic_person.pt"
     config.output.videos = False
     threshold, origin = resolve_distance_threshold(config.association, arguments.reid)
     print(f"thresholds: {origin}")
@@ -163,7 +173,7 @@ def main(argv=None) -> int:
     for world in arguments.world:
         config.detector.detections_dir = str(world / "det")
         started = time.perf_counter()
-        recorded = record_world(world, arguments.reid, arguments.cache, config, Path(arguments.config).stem)
+        recorded = record_world(world, arguments.reid, arguments.cache, config, f"{Path(arguments.config).stem}_{arguments.detector}")
         cameras = sorted({frame.camera for _, frames in recorded[1] for frame in frames})
         print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
         for variant in arguments.variants:
@@ -179,6 +189,8 @@ def main(argv=None) -> int:
                 settings = dataclasses.replace(
                     settings, thresholds_by_shared=scaled, distance_threshold=arguments.threshold_scale * settings.distance_threshold
                 )
+            if variant == "no-split":
+                settings = dataclasses.replace(settings, split_threshold=None)
             if variant == "online":
                 settings = dataclasses.replace(settings, refine=False, gap_filling_max_s=0.0)
             elif variant == "refine":

@@ -40,7 +40,7 @@ from scipy.optimize import linear_sum_assignment
 
 from reid.distance import shared_embedding_counts, visible_part_distance
 from reid.features import PartFeatures
-from pipeline.config import DEFAULT_DISTANCE_THRESHOLD, AssociationConfig, StitchSettings
+from pipeline.config import DEFAULT_DISTANCE_THRESHOLD, AssociationConfig, StitchSettings, TrackSplitSettings
 from pipeline.association_constraints import AssociationConstraints, ConstraintSettings, TransitWindow
 from pipeline.match_rule import MatchRule
 from pipeline.records import IdentityEvent, TrackKey, TrackletSnapshot
@@ -68,6 +68,8 @@ class AssociationSettings:
     online_candidates: int = 64  # online: identities re-scored per ready track (nearest by foreground first)
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: interpolate boxes over track gaps up to this long (0: off)
+    splitting: TrackSplitSettings = field(default_factory=TrackSplitSettings)
+    split_threshold: float | None = None  # foreground distance that cuts a track (None: no splitting)
 
     def match_rule(self) -> MatchRule:
         thresholds = self.thresholds_by_shared or (float(self.distance_threshold),)
@@ -204,6 +206,8 @@ def association_settings(config: AssociationConfig, source: str = "<config>",
         online_candidates=config.online_candidates,
         stitching=config.stitching,
         gap_filling_max_s=config.gap_filling_max_s,
+        splitting=config.splitting,
+        split_threshold=None if config.splitting.threshold == "auto" else float(config.splitting.threshold),
         min_observations=config.min_observations,
         min_part_observations=config.min_part_observations,
         refine=config.refine,

@@ -207,8 +207,29 @@ def write_calibration(model_path: str | Path, calibration: DistanceCalibration) 
 def resolve_distance_threshold(association, model_path: str | Path) -> tuple[float, str]:
     """The number behind ``association.distance_threshold`` (``auto`` reads the model's calibration).
 
-    Returns (threshold, where it came from) and sets it on ``association``.
+    Returns (threshold, where it came from) and sets it on ``association``; also resolves
+    ``association.splitting.threshold`` (see ``resolve_split_threshold``).
     """
+    threshold, origin = _resolve_match_threshold(association, model_path)
+    return threshold, origin + resolve_split_threshold(association, model_path)
+
+
+def resolve_split_threshold(association, model_path: str | Path) -> str:
+    """Sets ``association.splitting.threshold`` when it is ``auto``: the model's calibrated
+    single-image foreground threshold; without a calibration it stays ``auto`` (no splitting).
+    Returns the clause the start-up line adds."""
+    splitting = association.splitting
+    if not splitting.enabled:
+        return "; tracks not split"
+    if splitting.threshold == "auto":
+        calibration = load_calibration(model_path)
+        if calibration is None or "foreground" not in calibration.thresholds:
+            return "; tracks not split (no calibration)"
+        splitting.threshold = float(calibration.thresholds["foreground"])
+    return f"; a track is split where {splitting.consecutive} crops in a row lie beyond foreground distance {float(splitting.threshold):.3f}"
+
+
+def _resolve_match_threshold(association, model_path: str | Path) -> tuple[float, str]:
     from pipeline.config import DEFAULT_DISTANCE_THRESHOLD
 
     if association.distance_threshold != "auto":

@@ -27,6 +27,23 @@ class StitchSettings:
     threshold_scale: float = 1.0
 
 
+@config_section
+class TrackSplitSettings:
+    """Where a tracker's track is cut because its appearance changed (``pipeline/track_splitting.py``).
+
+    threshold: foreground distance beyond which a crop looks like someone else; ``auto``: the model's
+    calibrated single-image foreground threshold (no calibration: no splitting). consecutive: crops
+    in a row beyond it that cut the track. min_observations: crops a segment holds before it is
+    judged. forget_after_s: a tracker track unseen this long is forgotten (bounded state).
+    """
+
+    enabled: bool = True
+    threshold: float | Literal["auto"] = "auto"
+    consecutive: int = 2
+    min_observations: int = 4
+    forget_after_s: float = 30.0
+
+
 @config_section(frozen=True)
 class LiveSettings:
     """How live cameras are read (candidates for a ``live:`` section of the pipeline config).
@@ -177,6 +194,7 @@ class AssociationConfig:
     refine_neighbours: int = 20
     online_candidates: int = 64  # online: identities re-scored per ready track, nearest by foreground
     stitching: StitchSettings = field(default_factory=StitchSettings)
+    splitting: TrackSplitSettings = field(default_factory=TrackSplitSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: fill track gaps up to this long (0: off)
 
     def validate(self, source: str = "<config>") -> None:
@@ -186,6 +204,12 @@ class AssociationConfig:
                 raise ConfigError(f"{source}: key 'association.transit_windows[{index}].cameras': expected 2 cameras")
         if not 0 < self.ratio <= 1:
             raise ConfigError(f"{source}: key 'association.ratio': expected a number in (0, 1], got {self.ratio}")
+        splitting = self.splitting
+        if splitting.consecutive < 1 or splitting.min_observations < 1 or splitting.forget_after_s <= 0:
+            raise ConfigError(f"{source}: key 'association.splitting': consecutive and min_observations must be at "
+                              "least 1 and forget_after_s positive")
+        if splitting.threshold != "auto" and splitting.threshold <= 0:
+            raise ConfigError(f"{source}: key 'association.splitting.threshold': expected a positive number or auto")
 
 
 @config_section

@@ -49,6 +49,7 @@ from pipeline.config import CropRule, DetectorConfig, PipelineConfig, TrackerCon
 from pipeline.extraction import DetectionFeatures
 from pipeline.live_sources import LiveReader, streams_are_live
 from pipeline.live_status import LiveCameraStatus
+from pipeline.records import TrackedFrame
 from pipeline.sources import next_step_cameras, step_tolerance_s
 from pipeline.stages import (
     AssociationOutcome,
@@ -57,7 +58,6 @@ from pipeline.stages import (
     ExtractorDescription,
     FeatureExtractionStage,
     StageClock,
-    TrackedFrame,
     TrackingStage,
     cut_camera_crops,
     sink_settings_for,

@@ -116,3 +116,38 @@ class TrackletSnapshot:
     global_id: int | None = None
     observations: int = 0
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """One camera's tracked boxes in one frame, joined with the part features of their detections.
+
+    boxes float32 [M, 4] xyxy; track_ids int64 [M]; scores float32 [M]. When features were
+    extracted for the frame: embeddings float32 [M, 1+K, D] and visibility bool [M, 1+K] (rows
+    without features are zeros), has_features bool [M] (the box came from a detection, so it has
+    features), usable bool [M] (its crop passed the crop rule); otherwise all three are None.
+    """
+
+    camera: str
+    frame_index: int
+    timestamp_s: float
+    boxes: np.ndarray
+    track_ids: np.ndarray
+    scores: np.ndarray
+    embeddings: np.ndarray | None = None
+    visibility: np.ndarray | None = None
+    has_features: np.ndarray | None = None
+    usable: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def box_features(self, row: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(embeddings [1+K, D] for the part memory or None, visibility [1+K] for the sinks or None).
+
+        Embeddings only for usable crops; visibility for every box that has features.
+        """
+        if self.has_features is None or not self.has_features[row]:
+            return None, None
+        embeddings = self.embeddings[row] if self.usable[row] else None
+        return embeddings, self.visibility[row]

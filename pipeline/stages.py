@@ -25,9 +25,10 @@ import numpy as np
 from pipeline.association import AssociationSettings, CrossCameraAssociation
 from pipeline.config import CropRule, OutputConfig, TrackerConfig
 from pipeline.extraction import DetectionFeatures, crop_is_usable, cut_crop
-from pipeline.records import Detections, Frame, IdentityEvent, TrackBox, TrackKey
+from pipeline.records import Detections, Frame, IdentityEvent, TrackBox, TrackedFrame, TrackKey
 from pipeline.sinks import Sink, SinkGroup, SinkSettings, build_sinks
 from pipeline.track_repair import TrackBoxHistory
+from pipeline.track_splitting import TrackSplitter
 
 STAGES = ("decode", "detect", "extract", "track", "associate", "write")
 
@@ -126,41 +127,6 @@ class FeatureExtractionStage:
 # --- tracking ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrackedFrame:
-    """One camera's tracked boxes in one frame, joined with the part features of their detections.
-
-    boxes float32 [M, 4] xyxy; track_ids int64 [M]; scores float32 [M]. When features were
-    extracted for the frame: embeddings float32 [M, 1+K, D] and visibility bool [M, 1+K] (rows
-    without features are zeros), has_features bool [M] (the box came from a detection, so it has
-    features), usable bool [M] (its crop passed the crop rule); otherwise all three are None.
-    """
-
-    camera: str
-    frame_index: int
-    timestamp_s: float
-    boxes: np.ndarray
-    track_ids: np.ndarray
-    scores: np.ndarray
-    embeddings: np.ndarray | None = None
-    visibility: np.ndarray | None = None
-    has_features: np.ndarray | None = None
-    usable: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.track_ids)
-
-    def box_features(self, row: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(embeddings [1+K, D] for the part memory or None, visibility [1+K] for the sinks or None).
-
-        Embeddings only for usable crops; visibility for every box that has features.
-        """
-        if self.has_features is None or not self.has_features[row]:
-            return None, None
-        embeddings = self.embeddings[row] if self.usable[row] else None
-        return embeddings, self.visibility[row]
-
-
 class TrackingStage:
     """One camera's tracker (BoxMOT); its output is joined back to the detections' features."""
 
@@ -239,6 +205,7 @@ class AssociationOutcome:
     tracks: int
     identities: int
     filled_boxes: int = 0  # boxes gap filling added after the run
+    tracks_split: int = 0  # tracks cut where their appearance changed
 
 
 class AssociationStage:
@@ -263,6 +230,8 @@ class AssociationStage:
         self.association = CrossCameraAssociation(settings, extractor.num_parts, extractor.embedding_dim)
         # Recorded runs (those that refine) keep every box for the gap filling after the run.
         self.box_history = TrackBoxHistory() if settings.refine and settings.gap_filling_max_s > 0 else None
+        # Tracker tracks are cut where their appearance changes; every id after this is the splitter's.
+        self.splitter = TrackSplitter(settings.splitting, settings.split_threshold, settings.splitting.forget_after_s)
         self.sink = SinkGroup([*build_sinks(output_dir, list(cameras), sinks), *extra_sinks])
 
     def identities_seen(self) -> int:
@@ -281,6 +250,8 @@ class AssociationStage:
         rows: list[tuple[TrackedFrame, TrackKey, np.ndarray, float, np.ndarray | None]] = []
         events: list[IdentityEvent] = []
         with self.clock.measure("associate"):
+            tracked_frames = [self.splitter.relabel(tracked) for tracked in tracked_frames]
+            self.splitter.forget_before(timestamp_s)
             for tracked in tracked_frames:
                 for row in range(len(tracked)):
                     key = TrackKey(tracked.camera, int(tracked.track_ids[row]))
@@ -326,7 +297,7 @@ class AssociationStage:
         # live run holds only the active tracks, so it counts the ids it gave out.
         identities = (len(set(identity_map.values())) if self.settings.keeps_history
                       else self.association.identities_issued())
-        return AssociationOutcome(self.association.tracks_seen, identities, len(added))
+        return AssociationOutcome(self.association.tracks_seen, identities, len(added), self.splitter.splits)
 
     def filled_boxes(self, identity_map: dict[TrackKey, int]) -> list[TrackBox]:
         """The boxes gap filling adds to a recorded run (tracks with a final id only)."""

@@ -42,13 +42,18 @@ class RunSummary:
     identities: int
     crops: int
     extractor: str = ""
+    tracks_split: int = 0  # cuts where a track's appearance changed (each adds one track)
     notes: list[str] = field(default_factory=list)
+
+    def _split_clause(self) -> str:
+        return f" ({self.tracks_split} of them from splits where the appearance changed)" if self.tracks_split else ""
 
     def table(self) -> str:
         total = max(self.seconds, 1e-9)
         lines = [
             f"{self.steps} steps, {sum(self.frames_per_camera.values())} frames from {len(self.cameras)} cameras in "
-            f"{self.seconds:.1f} s; {self.tracks} tracks -> {self.identities} global identities; {self.crops} crops",
+            f"{self.seconds:.1f} s; {self.tracks} tracks{self._split_clause()} -> {self.identities} global identities; "
+            f"{self.crops} crops",
             "  stage      |  seconds | share",
         ]
         for stage in STAGES:
@@ -181,6 +186,7 @@ def drive(
         stage_seconds=executor.stage_seconds(),
         tracks=outcome.tracks,
         identities=outcome.identities,
+        tracks_split=outcome.tracks_split,
         crops=executor.crops(),
         extractor=executor.extractor_description,
         notes=list(executor.notes),
