@@ -16,8 +16,8 @@ a 2 % false-match rate between different people), so a segment is cut only where
 row look like someone else.
 
 State is one entry per tracker track of the last ``forget_after_s`` seconds of stream time; older
-entries are evicted at each step (a track the tracker revives after that gets a new id, which the
-association treats as a new track).
+entries are evicted once per second of stream time (a track the tracker revives after that gets a
+new id, which the association treats as a new track).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class TrackSplitter:
         self._segments: dict[tuple[str, int], _Segment] = {}
         self._issued: dict[str, int] = {}
         self.splits = 0
+        self._last_sweep_s = -float("inf")
 
     def __len__(self) -> int:
         """Tracker tracks held (bounded by the tracks seen within ``forget_after_s``)."""
@@ -75,7 +76,11 @@ class TrackSplitter:
         return replace(tracked, track_ids=track_ids)
 
     def forget_before(self, timestamp_s: float) -> None:
-        """Evict the tracks not seen since ``timestamp_s - forget_after_s``."""
+        """Evict the tracks not seen since ``timestamp_s - forget_after_s`` (a scan at most once per
+        second of stream time: the entries are few, the steps many)."""
+        if timestamp_s < self._last_sweep_s + 1.0:
+            return
+        self._last_sweep_s = timestamp_s
         horizon = timestamp_s - self.forget_after_s
         stale = [key for key, segment in self._segments.items() if segment.last_seen_s < horizon]
         for key in stale:
