@@ -190,7 +190,7 @@ def main(argv=None) -> int:
                     settings, thresholds_by_shared=scaled, distance_threshold=arguments.threshold_scale * settings.distance_threshold
                 )
             if variant == "no-split":
-                settings = dataclasses.replace(settings, split_threshold=None)
+                settings = dataclasses.replace(settings, splitting=dataclasses.replace(settings.splitting, enabled=False))
             if variant == "online":
                 settings = dataclasses.replace(settings, refine=False, gap_filling_max_s=0.0)
             elif variant == "refine":

@@ -68,8 +68,7 @@ class AssociationSettings:
     online_candidates: int = 64  # online: identities re-scored per ready track (nearest by foreground first)
     stitching: StitchSettings = field(default_factory=StitchSettings)
     gap_filling_max_s: float = 2.0  # recorded runs: interpolate boxes over track gaps up to this long (0: off)
-    splitting: TrackSplitSettings = field(default_factory=TrackSplitSettings)
-    split_threshold: float | None = None  # foreground distance that cuts a track (None: no splitting)
+    splitting: TrackSplitSettings = field(default_factory=TrackSplitSettings)  # off until its threshold is resolved
 
     def match_rule(self) -> MatchRule:
         thresholds = self.thresholds_by_shared or (float(self.distance_threshold),)
@@ -207,7 +206,6 @@ def association_settings(config: AssociationConfig, source: str = "<config>",
         stitching=config.stitching,
         gap_filling_max_s=config.gap_filling_max_s,
         splitting=config.splitting,
-        split_threshold=None if config.splitting.threshold == "auto" else float(config.splitting.threshold),
         min_observations=config.min_observations,
         min_part_observations=config.min_part_observations,
         refine=config.refine,

@@ -43,6 +43,12 @@ class TrackSplitSettings:
     min_observations: int = 4
     forget_after_s: float = 30.0
 
+    @property
+    def cut_threshold(self) -> float | None:
+        """The threshold that cuts tracks; None when splitting is off or ``auto`` was not resolved
+        (``pipeline.calibration.resolve_split_threshold``: no calibration)."""
+        return None if not self.enabled or self.threshold == "auto" else float(self.threshold)
+
 
 @config_section(frozen=True)
 class LiveSettings:

@@ -231,7 +231,7 @@ class AssociationStage:
         # Recorded runs (those that refine) keep every box for the gap filling after the run.
         self.box_history = TrackBoxHistory() if settings.refine and settings.gap_filling_max_s > 0 else None
         # Tracker tracks are cut where their appearance changes; every id after this is the splitter's.
-        self.splitter = TrackSplitter(settings.splitting, settings.split_threshold, settings.splitting.forget_after_s)
+        self.splitter = TrackSplitter(settings.splitting)
         self.sink = SinkGroup([*build_sinks(output_dir, list(cameras), sinks), *extra_sinks])
 
     def identities_seen(self) -> int:

@@ -45,14 +45,14 @@ class _Segment:
 class TrackSplitter:
     """Relabels tracked frames (``TrackedFrame.track_ids``) with segment ids; see the module docstring.
 
-    ``threshold`` None (no calibrated model) or ``settings.enabled`` False: ids pass through renumbered
-    only (each tracker track is one segment).
+    No cut threshold (``settings.cut_threshold`` None: splitting off, or no calibrated model): ids
+    pass through renumbered only (each tracker track is one segment).
     """
 
-    def __init__(self, settings: TrackSplitSettings, threshold: float | None, forget_after_s: float):
+    def __init__(self, settings: TrackSplitSettings):
         self.settings = settings
-        self.threshold = threshold if settings.enabled else None
-        self.forget_after_s = forget_after_s
+        self.threshold = settings.cut_threshold
+        self.forget_after_s = settings.forget_after_s
         self._segments: dict[tuple[str, int], _Segment] = {}
         self._issued: dict[str, int] = {}
         self.splits = 0

@@ -32,7 +32,7 @@ def frame(camera, index, rows, fps=10.0):
 
 
 def splitter(threshold=1.1, **settings):
-    return TrackSplitter(TrackSplitSettings(**settings), threshold, forget_after_s=30.0)
+    return TrackSplitter(TrackSplitSettings(threshold=threshold, **settings))
 
 
 def relabelled_ids(splitter, appearances, camera="cam1", tracker_id=7):
@@ -51,7 +51,7 @@ def test_one_odd_crop_a_young_segment_or_no_threshold_never_cut():
     assert relabelled_ids(splitter(), [A] * 6 + [B] + [A] * 3) == [1] * 10  # one odd crop: no cut
     # Two crops are not yet a segment to judge (min_observations 4): B joins it.
     assert relabelled_ids(splitter(), [A, A, B, B, B]) == [1] * 5
-    assert relabelled_ids(splitter(threshold=None), [A] * 6 + [B] * 4) == [1] * 10
+    assert relabelled_ids(splitter(threshold="auto"), [A] * 6 + [B] * 4) == [1] * 10  # unresolved: no calibration
     assert relabelled_ids(splitter(enabled=False), [A] * 6 + [B] * 4) == [1] * 10
     # Within the threshold (a slightly different view of A) is no strike.
     near_a = (A + 0.3 * B) / np.linalg.norm(A + 0.3 * B)  # ||near_a - A|| = 0.30
@@ -69,7 +69,7 @@ def test_boxes_without_features_carry_the_segment_and_ids_are_per_camera():
 
 
 def test_forgotten_tracks_are_evicted_and_a_revived_one_is_new():
-    cutter = TrackSplitter(TrackSplitSettings(), 1.1, forget_after_s=5.0)
+    cutter = TrackSplitter(TrackSplitSettings(threshold=1.1, forget_after_s=5.0))
     cutter.relabel(frame("cam1", 1, [(1, A, 10.0), (2, B, 50.0)]))  # t = 0 s
     cutter.relabel(frame("cam1", 41, [(2, B, 50.0)]))  # t = 4 s
     assert len(cutter) == 2
@@ -78,12 +78,12 @@ def test_forgotten_tracks_are_evicted_and_a_revived_one_is_new():
     assert cutter.relabel(frame("cam1", 61, [(1, A, 10.0)])).track_ids.tolist() == [3]
 
 
-def run_stage(tmp_path, split_threshold):
+def run_stage(tmp_path, splitting):
     """cam1: one tracker track that follows A for frames 1-10, then B (crossing); cam2 sees A and B
     as two tracks all along. Returns {(camera, frame): final global id} of cam1 and cam2's ids."""
     settings = AssociationSettings(
         distance_threshold=0.7, min_observations=3, refine=True, gap_filling_max_s=0.0,
-        split_threshold=split_threshold, views_overlap=True,
+        splitting=splitting, views_overlap=True,
     )
     description = ExtractorDescription(PARTS, DIM, ("upper", "lower"), "hand-made")
     stage = AssociationStage(settings, description, tmp_path, ["cam1", "cam2"],
@@ -103,12 +103,12 @@ def run_stage(tmp_path, split_threshold):
 
 
 def test_the_association_gives_each_half_of_a_switched_track_its_own_person(tmp_path):
-    cam1, identity_a, identity_b = run_stage(tmp_path / "split", split_threshold=1.1)
+    cam1, identity_a, identity_b = run_stage(tmp_path / "split", TrackSplitSettings(threshold=1.1))
     assert identity_a != identity_b
     assert {cam1[index] for index in range(1, 12)} == {identity_a}  # frame 11: the first strike, still A's
     assert {cam1[index] for index in range(12, 21)} == {identity_b}
     # Without the cut the whole track has one identity: half of its boxes are wrong, whichever it is.
-    cam1, identity_a, identity_b = run_stage(tmp_path / "whole", split_threshold=None)
+    cam1, identity_a, identity_b = run_stage(tmp_path / "whole", TrackSplitSettings(threshold=1.1, enabled=False))
     assert len(set(cam1.values())) == 1
 
 
