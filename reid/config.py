@@ -69,8 +69,10 @@ class ModelConfig:
     ema_groups: int = 32
     # "binary": part k visible if some pixel's argmax is k; "continuous": max part probability >=
     # visibility_threshold; "calibrated": max part probability >= a threshold per part, fitted on
-    # part labels after training (reid.visibility_calibration) and stored in the weights.
-    visibility: Literal["binary", "continuous", "calibrated"] = "binary"
+    # part labels after training (reid.visibility_calibration) and stored in the weights;
+    # "classifier": a linear classifier per part over the K+1 probability maps, fitted on part
+    # labels after training (reid.modules.part_visibility_classifier) and stored in the weights.
+    visibility: Literal["binary", "continuous", "calibrated", "classifier"] = "binary"
     # The per-part score the continuous and calibrated rules threshold: "max_probability" (the
     # part's highest probability on the map) or "attention_mass" (its mean probability over the map).
     visibility_score: Literal["max_probability", "attention_mass"] = "max_probability"

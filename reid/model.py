@@ -24,7 +24,13 @@ from reid.modules.body_part_attention import (
 )
 from reid.modules.dynamic_feature_refinement import DynamicFeatureRefinement
 from reid.modules.identity_head import IdentityHead
+from reid.modules.part_visibility_classifier import PartVisibilityClassifier
 from reid.part_groups import part_names
+
+
+# State-dict keys of the visibility rules fitted after training (the ``calibrated`` thresholds and
+# the ``classifier`` weights): not trained by the optimiser, written by ``train.calibrate_visibility``.
+VISIBILITY_RULE_KEYS = ("visibility_thresholds", "visibility_classifier.")
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,10 @@ class ModelOutput:
         part_attention_logits: [N, K+1, h, w] pixel-classifier logits (channel 0 background).
         part_attention: [N, K+1, h, w] their softmax.
         visibility_scores: float [N, 1+K] foreground (its max probability) then parts (the
-            configured ``visibility_score``: max probability or attention mass).
-        visibility: bool [N, 1+K] by the configured rule (foreground always visible in binary and
-            calibrated modes).
+            configured ``visibility_score``: max probability or attention mass; with the
+            ``classifier`` rule the classifier's probability).
+        visibility: bool [N, 1+K] by the configured rule (foreground always visible in the binary,
+            calibrated and classifier rules).
     """
 
     global_embedding: torch.Tensor
@@ -100,6 +107,9 @@ class BPSEMA(nn.Module):
             # [K] per-part thresholds on the part's maximum probability; fitted after training
             # (reid.visibility_calibration) and saved with the weights, so exports carry them.
             self.register_buffer("visibility_thresholds", torch.full((model.num_parts,), model.visibility_threshold))
+        if model.visibility == "classifier":
+            # K linear classifiers over the probability maps; fitted after training, saved with the weights.
+            self.visibility_classifier = PartVisibilityClassifier(model.num_parts)
 
     def forward(self, images: torch.Tensor) -> ModelOutput:
         """images: float [N, 3, H, W], normalised -> ``ModelOutput``."""
@@ -113,15 +123,21 @@ class BPSEMA(nn.Module):
         foreground_embedding = foreground_pooling(appearance, foreground_mask)
         part_embeddings = weighted_part_pooling(appearance, part_masks)  # [N, K, D]
 
-        if self.config.model.visibility_score == "attention_mass":
+        rule = self.config.model.visibility
+        if rule == "classifier":
+            part_logits_visible = self.visibility_classifier(attention.probabilities)  # [N, K]
+            part_scores = torch.sigmoid(part_logits_visible)
+        elif self.config.model.visibility_score == "attention_mass":
             part_scores = part_attention_mass(attention.probabilities)  # [N, K]
         else:
             part_scores = continuous_part_visibility(attention.probabilities)  # [N, K]
         foreground_score = attention.foreground_mask.flatten(1).amax(dim=1, keepdim=True)
         visibility_scores = torch.cat([foreground_score, part_scores], dim=1)
-        if self.config.model.visibility in ("binary", "calibrated"):
-            if self.config.model.visibility == "binary":
+        if rule in ("binary", "calibrated", "classifier"):
+            if rule == "binary":
                 part_visible = binary_part_visibility(attention.probabilities)
+            elif rule == "classifier":
+                part_visible = part_logits_visible >= 0
             else:
                 part_visible = part_scores >= self.visibility_thresholds.to(part_scores.dtype)
             foreground_visible = torch.ones_like(part_visible[:, :1])

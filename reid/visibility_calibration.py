@@ -1,11 +1,13 @@
-"""Part visibility measured against part labels, and per-part thresholds fitted to them.
+"""Part visibility measured against part labels, and the visibility rules fitted to them
+(per-part thresholds; per-part linear classifiers).
 
 A part is *visible in its label* when its grouped confidence field reaches 0.5 somewhere (the
 pixel classifier's own background rule, ``reid.part_labels.BACKGROUND_THRESHOLD``). The model's
 ``calibrated`` visibility rule compares each part's maximum attention probability with a
 threshold of its own; ``fit_visibility_thresholds`` picks, per part, the threshold that
 maximises the balanced accuracy (mean of the true-positive and true-negative rates) on
-labelled crops.
+labelled crops. The ``classifier`` rule reads the whole probability map instead
+(``reid.modules.part_visibility_classifier``); ``fit_visibility_classifier`` fits it.
 """
 
 from __future__ import annotations
@@ -55,3 +57,44 @@ def fit_visibility_thresholds(scores: torch.Tensor, truth: torch.Tensor, default
         accuracy = balanced_accuracy(decisions.T, labels.unsqueeze(1).expand(-1, len(candidates)))
         thresholds.append(float(candidates[int(torch.argmax(accuracy))]))
     return torch.tensor(thresholds, dtype=torch.float32)
+
+
+def fit_visibility_classifier(
+    features: torch.Tensor, truth: torch.Tensor, l2: float = 0.01, max_iterations: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per part, a logistic classifier "visible" on ``features``, with balanced class weights.
+
+    Minimises, per part, the mean logistic loss of the visible crops plus that of the hidden
+    ones, halved, plus ``l2 / 2 * |w|^2`` (the bias is not penalised): scikit-learn's
+    ``LogisticRegression(class_weight="balanced", C=1 / (l2 * N))``. A part whose labels hold
+    one class only gets zero weights and a bias of +4 (always visible) or -4 (never).
+    features: float [N, F]; truth: bool [N, K] -> (weight float32 [K, F], bias float32 [K]).
+    """
+    features, truth = features.double(), truth.bool()
+    num_features = features.shape[1]
+    weights, biases = [], []
+    for part in range(truth.shape[1]):
+        labels = truth[:, part]
+        if labels.all() or not labels.any():
+            weights.append(torch.zeros(num_features, dtype=torch.float64))
+            biases.append(torch.tensor(4.0 if labels.all() else -4.0, dtype=torch.float64))
+            continue
+        sample_weight = torch.where(labels, 0.5 / labels.sum(), 0.5 / (~labels).sum()).double()
+        signs = labels.double() * 2 - 1
+        parameters = torch.zeros(num_features + 1, dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.LBFGS([parameters], max_iter=max_iterations, tolerance_grad=1e-9,
+                                      tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+
+        def objective():
+            optimizer.zero_grad()
+            logits = features @ parameters[:-1] + parameters[-1]
+            loss = (sample_weight * torch.nn.functional.softplus(-signs * logits)).sum()
+            loss = loss + 0.5 * l2 * parameters[:-1].pow(2).sum()
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            optimizer.step(objective)
+        weights.append(parameters[:-1].detach())
+        biases.append(parameters[-1].detach())
+    return torch.stack(weights).float(), torch.stack(biases).float()

@@ -3,6 +3,7 @@ model and its export, the label-side visibility in the part losses (hand-compute
 
 import math
 
+import numpy as np
 import torch
 
 from reid.visibility_calibration import balanced_accuracy, fit_visibility_thresholds, label_part_visibility
@@ -82,3 +83,111 @@ def test_part_losses_can_count_the_parts_the_targets_show():
     visible = loss._part_visibility(output, pixel_labels)
     assert visible.shape == (4, 8)
     assert visible.nonzero().tolist() == [[0, 0], [1, 7]]
+
+
+def test_the_visibility_classifier_fit_matches_scikit_learns_balanced_logistic_regression():
+    """Reference: scikit-learn's LogisticRegression (lbfgs) with balanced class weights and
+    C = 1 / (l2 * N), an implementation we did not write."""
+    from sklearn.linear_model import LogisticRegression
+
+    from reid.visibility_calibration import fit_visibility_classifier
+
+    generator = torch.Generator().manual_seed(3)
+    features = torch.rand(300, 12, generator=generator)
+    direction = torch.randn(12, 2, generator=generator)
+    noisy = features @ direction + 0.3 * torch.randn(300, 2, generator=generator)
+    truth = noisy > noisy.quantile(0.8, dim=0)  # 20 % positives: the class weights matter
+    l2 = 0.05
+    weight, bias = fit_visibility_classifier(features, truth, l2=l2)
+    for part in range(2):
+        reference = LogisticRegression(C=1 / (l2 * len(features)), class_weight="balanced", tol=1e-10, max_iter=10_000)
+        reference.fit(features.double().numpy(), truth[:, part].numpy())
+        assert np.allclose(weight[part].numpy(), reference.coef_[0], atol=2e-3)
+        assert math.isclose(bias[part].item(), reference.intercept_[0], abs_tol=2e-3)
+
+
+def test_a_part_seen_in_one_class_only_is_always_or_never_visible():
+    from reid.visibility_calibration import fit_visibility_classifier
+
+    features = torch.rand(20, 5)
+    truth = torch.zeros(20, 3, dtype=torch.bool)
+    truth[:, 0] = True
+    truth[::2, 2] = True
+    weight, bias = fit_visibility_classifier(features, truth)
+    assert weight[:2].abs().sum() == 0
+    assert bias[0].item() > 0 > bias[1].item()
+    assert (((features @ weight[2] + bias[2]) >= 0) == truth[:, 2]).float().mean() >= 0.6
+
+
+def test_the_classifier_rule_reads_the_probability_maps_and_exports_it(tmp_path):
+    """Visible where the fitted classifier's logit is >= 0; the score is its sigmoid; the
+    foreground stays visible; the ONNX graph gives the same answer."""
+    from reid.export.onnx_export import export_onnx
+    from reid.model import build_model
+    from reid.modules.part_visibility_classifier import visibility_classifier_features
+
+    torch.manual_seed(0)
+    model = build_model(small_config(visibility="classifier"), pretrained=False).eval()
+    images = torch.randn(6, 3, 128, 64)
+    with torch.no_grad():
+        model.body_part_attention.pixel_classifier[1].weight.mul_(300)
+        unfitted = model(images)
+        assert unfitted.visibility.all()  # zero weights: every part visible
+        features = visibility_classifier_features(unfitted.part_attention)  # [6, 9*16*8]
+        assert features.shape == (6, 9 * 16 * 8)
+        weight = torch.randn(8, features.shape[1])
+        raw = features @ weight.T  # [6, 8]
+        ordered = raw.sort(dim=0).values
+        bias = -(ordered[2] + ordered[3]) / 2  # half the crops visible per part
+        model.visibility_classifier.visibility_classifier_weight.copy_(weight)
+        model.visibility_classifier.visibility_classifier_bias.copy_(bias)
+        output = model(images)
+    logits = raw + bias
+    expected = logits >= 0
+    assert torch.equal(output.visibility[:, 1:], expected)
+    assert output.visibility[:, 0].all()
+    assert 0 < expected.sum() < expected.numel()
+    assert torch.allclose(output.visibility_scores[:, 1:], torch.sigmoid(logits), atol=1e-5)
+    assert (logits.abs() > 1e-3).all()  # no logit sits on the boundary
+
+    import onnxruntime
+
+    path = tmp_path / "classifier.onnx"
+    export_onnx(model, path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _, visibility = session.run(None, {"images": images.numpy()})
+    assert (visibility[:, 1:] == expected.numpy()).all()
+
+
+def test_calibrating_the_classifier_rule_fits_it_on_labelled_crops(tmp_path):
+    """train.calibrate_visibility --rule classifier on tiny labelled datasets (two roots): the
+    checkpoint switches rule and drops the thresholds; a part labelled in both classes gets fitted
+    weights, one always labelled visible stays always visible."""
+    from reid.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from reid.model import build_model
+    from reid.part_groups import CONFIDENCE_FIELD_CHANNELS
+    from tests.reid_dataset_factory import write_duke_layout
+    from train.calibrate_visibility import main
+
+    roots = []
+    for index in range(2):
+        root = tmp_path / f"world{index}"
+        write_duke_layout(root / "reid_occluded", range(6), range(6, 8), label_suffix=".jpg.confidence_fields.npy", seed=index)
+        labels = sorted((root / "reid_occluded" / "masks").rglob("*.npy"))
+        for label in labels[::2]:  # every second crop: ankles (the feet) not in the label
+            field = np.load(label)
+            field[[CONFIDENCE_FIELD_CHANNELS.index("left_ankle"), CONFIDENCE_FIELD_CHANNELS.index("right_ankle")]] = 0
+            np.save(label, field)
+        roots += ["--data-root", str(root)]
+    model = build_model(small_config(visibility="calibrated"), pretrained=False).eval()
+    checkpoint = save_checkpoint(tmp_path / "model.pt", model)
+    assert main(["--checkpoint", str(checkpoint), "--dataset", "synthetic_occluded", *roots,
+                 "--rule", "classifier", "--max-samples", "50"]) == 0
+    payload = read_checkpoint(checkpoint)
+    assert payload["config"]["model"]["visibility"] == "classifier"
+    assert "visibility_thresholds" not in payload["model"]
+    weight = payload["model"]["visibility_classifier.visibility_classifier_weight"]
+    bias = payload["model"]["visibility_classifier.visibility_classifier_bias"]
+    head, feet = model.part_names.index("head"), model.part_names.index("left_feet")
+    assert weight[feet].abs().sum() > 0 and weight[head].abs().sum() == 0 and bias[head] > 0
+    assert load_model(checkpoint)(torch.zeros(1, 3, 128, 64)).visibility[0, 1 + head]

@@ -1,9 +1,13 @@
-"""python -m train.calibrate_visibility --checkpoint FILE --dataset NAME --data-root DIR [--score attention_mass]
+"""python -m train.calibrate_visibility --checkpoint FILE --dataset NAME --data-root DIR [--data-root DIR ...]
+[--rule calibrated|classifier] [--split query] [--score attention_mass]
 
-Fits the per-part visibility thresholds of a checkpoint (``visibility: calibrated``; a checkpoint
-with another rule is switched to it) on labelled training crops and writes them into the
-checkpoint in place (a training checkpoint keeps its training state). ``--score`` also sets the
-score the thresholds apply to. Prints the per-part balanced accuracy on the crops used.
+Fits the visibility rule of a checkpoint on labelled crops and writes it into the checkpoint in
+place (a training checkpoint keeps its training state): per-part thresholds on one score
+(``--rule calibrated``, the default for a checkpoint that has no fitted rule yet) or per-part
+linear classifiers over the pixel classifier's probability maps (``--rule classifier``). The crops
+come from the named split (``--split``, default ``train``) of every ``--data-root`` (worlds or
+corpora of a training seed namespace), at most ``--max-samples`` drawn reproducibly. ``--score``
+sets the score the thresholds apply to. Prints the per-part balanced accuracy on the crops used.
 """
 
 from __future__ import annotations
@@ -16,13 +20,21 @@ from typing import Sequence
 from reid.errors import UserError, run_command_line
 
 SCORES = ("max_probability", "attention_mass")
+RULES = ("calibrated", "classifier")
+SPLITS = ("train", "query", "gallery")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.calibrate_visibility", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint to calibrate (rewritten in place)")
     parser.add_argument("--dataset", required=True, help="dataset whose training split has part labels, e.g. synthetic_occluded")
-    parser.add_argument("--data-root", required=True, help="directory holding the dataset folder (or a corpus/world)")
+    parser.add_argument("--data-root", required=True, action="append",
+                        help="directory holding the dataset folder (or a corpus/world); repeatable")
+    parser.add_argument("--rule", choices=RULES, help="visibility rule to fit (default: the checkpoint's fitted "
+                        "rule, else calibrated)")
+    parser.add_argument("--split", choices=SPLITS, default="train", help="which split's crops to fit on (default train)")
+    parser.add_argument("--classifier-l2", type=float, default=0.01,
+                        help="with --rule classifier: L2 penalty of the classifiers' weights (default 0.01)")
     parser.add_argument("--score", choices=SCORES, help="score to threshold (default: the checkpoint's)")
     parser.add_argument("--max-samples", type=int, default=4000, help="training crops drawn reproducibly (default 4000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of that draw (default 0)")
@@ -30,34 +42,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.max_samples < 50:
         raise UserError(f"--max-samples must be at least 50, got {arguments.max_samples}")
+    if not arguments.classifier_l2 > 0:
+        raise UserError(f"--classifier-l2 must be positive, got {arguments.classifier_l2}")
 
     import torch
 
     from reid.checkpoint import read_checkpoint, save_checkpoint, save_inference_checkpoint
     from reid.config import config_from_dict
-    from reid.model import BPSEMA
+    from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
     from train.datasets import load_dataset
     from train.part_visibility import calibrate_visibility
     from train.trainer import augmentation_settings
 
     payload = read_checkpoint(arguments.checkpoint)
-    dataset = load_dataset(arguments.dataset, arguments.data_root)
-    if not dataset.train:
-        raise UserError(f"dataset '{arguments.dataset}' has no training split to calibrate on")
+    datasets = [load_dataset(arguments.dataset, root) for root in arguments.data_root]
+    samples = [sample for dataset in datasets for sample in getattr(dataset, arguments.split)]
+    if not samples:
+        raise UserError(f"dataset '{arguments.dataset}' has no {arguments.split} split to calibrate on")
     config = config_from_dict(payload["config"], source=str(arguments.checkpoint))
-    config.model.visibility = "calibrated"
+    fitted_rule = config.model.visibility if config.model.visibility in RULES else "calibrated"
+    config.model.visibility = arguments.rule or fitted_rule
     if arguments.score:
         config.model.visibility_score = arguments.score
     model = BPSEMA(config, pretrained=False, num_classes=payload["num_classes"])
-    weights = {key: value.float() if value.is_floating_point() else value for key, value in payload["model"].items()}
-    weights.setdefault("visibility_thresholds", model.visibility_thresholds.clone())
+    reference = model.state_dict()
+    weights = {key: value.float() if value.is_floating_point() else value for key, value in payload["model"].items()
+               if not key.startswith(VISIBILITY_RULE_KEYS) or key in reference}  # a switched rule drops the old one's
+    for key in reference:
+        if key.startswith(VISIBILITY_RULE_KEYS):
+            weights.setdefault(key, reference[key].clone())
     model.load_state_dict(weights, strict=not payload.get("inference_only"))
     model.eval()
     torch.set_grad_enabled(False)
-    report = calibrate_visibility(model, dataset.train, augmentation_settings(config), dataset.name,
-                                  max_samples=arguments.max_samples, seed=arguments.seed)
+    report = calibrate_visibility(model, samples, augmentation_settings(config), datasets[0].name,
+                                  max_samples=arguments.max_samples, seed=arguments.seed,
+                                  classifier_l2=arguments.classifier_l2)
     print(report.table())
-    print("thresholds:", ", ".join(f"{name} {value:.4f}" for name, value in zip(model.part_names, model.visibility_thresholds.tolist())))
+    print(f"fitted on {min(len(samples), arguments.max_samples)} {arguments.split} crops of {len(datasets)} dataset(s)")
+    if config.model.visibility == "calibrated":
+        print("thresholds:", ", ".join(f"{name} {value:.4f}" for name, value in zip(model.part_names, model.visibility_thresholds.tolist())))
     epoch = int(payload.get("epoch", 0))
     if payload.get("inference_only"):
         save_inference_checkpoint(arguments.checkpoint, model, epoch=epoch)

@@ -9,7 +9,13 @@ import numpy as np
 import torch
 
 from reid.model import BPSEMA
-from reid.visibility_calibration import balanced_accuracy, fit_visibility_thresholds, label_part_visibility
+from reid.modules.part_visibility_classifier import visibility_classifier_features
+from reid.visibility_calibration import (
+    balanced_accuracy,
+    fit_visibility_classifier,
+    fit_visibility_thresholds,
+    label_part_visibility,
+)
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDSample
 from train.image_datasets import outputs_on_test_images
@@ -88,6 +94,21 @@ def part_visibility_scores(
     return torch.cat(scores), torch.cat(visible)
 
 
+@torch.no_grad()
+def part_attention_maps(
+    model: BPSEMA,
+    samples: list[ReIDSample],
+    settings: AugmentationSettings,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> torch.Tensor:
+    """The pixel classifier's probabilities of each sample: float32 [N, K+1, h, w]."""
+    maps = [output.part_attention.float().cpu()
+            for output in outputs_on_test_images(model, samples, settings, batch_size, num_workers, "part maps", progress)]
+    return torch.cat(maps)
+
+
 def calibrate_visibility(
     model: BPSEMA,
     samples: list[ReIDSample],
@@ -98,18 +119,31 @@ def calibrate_visibility(
     batch_size: int = 64,
     num_workers: int = 0,
     progress: bool = True,
+    classifier_l2: float = 0.01,
 ) -> PartVisibilityReport:
-    """Fit the model's per-part thresholds (``visibility: calibrated``) on up to ``max_samples``
-    labelled crops drawn reproducibly; returns the balanced accuracy on those crops afterwards."""
-    if model.config.model.visibility != "calibrated":
-        raise ValueError("calibrate_visibility needs a model whose visibility rule is 'calibrated'")
+    """Fit the model's visibility rule on up to ``max_samples`` labelled crops drawn reproducibly:
+    per-part thresholds (``calibrated``) or per-part linear classifiers (``classifier``). Returns
+    the balanced accuracy on those crops afterwards. ``dataset``: the samples' dataset name (their
+    part-label layout)."""
+    rule = model.config.model.visibility
+    if rule not in ("calibrated", "classifier"):
+        raise ValueError(f"calibrate_visibility needs a model whose visibility rule is 'calibrated' or 'classifier', not '{rule}'")
     rng = np.random.default_rng(seed)
     chosen = [samples[i] for i in sorted(rng.permutation(len(samples))[:max_samples].tolist())]
     truth = label_visibility(chosen, model.num_parts, dataset)
     if truth is None:
         raise ValueError("calibrating part visibility needs part-label files for the samples")
+    if rule == "classifier":
+        maps = part_attention_maps(model, chosen, settings, batch_size, num_workers, progress)
+        weight, bias = fit_visibility_classifier(visibility_classifier_features(maps), truth, l2=classifier_l2)
+        classifier = model.visibility_classifier
+        classifier.visibility_classifier_weight.copy_(weight.to(classifier.visibility_classifier_weight.device))
+        classifier.visibility_classifier_bias.copy_(bias.to(classifier.visibility_classifier_bias.device))
+        predicted = classifier(maps.to(classifier.visibility_classifier_weight.device)).cpu() >= 0
+        return visibility_report(predicted, truth, model.part_names)
     scores, _ = part_visibility_scores(model, chosen, settings, batch_size, num_workers, progress)
     thresholds = fit_visibility_thresholds(scores, truth, default=model.config.model.visibility_threshold)
     model.visibility_thresholds.copy_(thresholds.to(model.visibility_thresholds.device))
     predicted = scores >= thresholds
     return visibility_report(predicted, truth, model.part_names)
+

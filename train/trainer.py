@@ -18,7 +18,7 @@ from reid.checkpoint import read_checkpoint, save_checkpoint
 from reid.config import ReIDConfig
 from reid.errors import UserError
 from reid.losses import BPSEMALoss
-from reid.model import BPSEMA
+from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDDataset
 from train.evaluation import EvaluationReport, evaluate_model
@@ -218,15 +218,17 @@ class Trainer:
         )
 
     def calibrate_visibility(self, epoch: int) -> None:
-        """Fit the per-part visibility thresholds on labelled training crops (no augmentation)
-        and write them into the checkpoint of ``epoch``."""
+        """Fit the visibility rule (per-part thresholds or classifiers) on labelled training crops
+        (no augmentation) and write it into the checkpoint of ``epoch``."""
         report = calibrate_visibility(
             self.evaluation_model(), self.dataset.train, self.settings, self.dataset.name,
             seed=self.config.train.seed, batch_size=self.config.train.evaluation_batch_size,
             num_workers=self.num_workers, progress=self.progress,
         )
-        if self.weights_average is not None:
-            self.model.visibility_thresholds.copy_(self.weights_average.module.visibility_thresholds)
+        if self.weights_average is not None:  # the fitted rule was written into the average's copy
+            fitted = {key: value for key, value in self.weights_average.module.state_dict().items()
+                      if key.startswith(VISIBILITY_RULE_KEYS)}
+            self.model.load_state_dict(fitted, strict=False)
         self.save(epoch)
         if self.progress:
             print("visibility thresholds fitted on training crops:", flush=True)
@@ -268,7 +270,7 @@ class Trainer:
             self.start_epoch = epochs
         finally:
             log.close()
-        if self.config.model.visibility == "calibrated" and summaries:
+        if self.config.model.visibility in ("calibrated", "classifier") and summaries:
             self.calibrate_visibility(epochs)
         if evaluate_at_end:
             report = self.evaluate()

@@ -4,6 +4,7 @@ from reid.modules.body_part_attention import BodyPartAttention, PartAttentionMap
 from reid.modules.dynamic_feature_refinement import DynamicFeatureRefinement
 from reid.modules.efficient_multiscale_attention import EfficientMultiScaleAttention
 from reid.modules.identity_head import IdentityHead, IdentityHeadOutput
+from reid.modules.part_visibility_classifier import PartVisibilityClassifier
 
 __all__ = [
     "BodyPartAttention",
@@ -12,4 +13,5 @@ __all__ = [
     "EfficientMultiScaleAttention",
     "IdentityHead",
     "IdentityHeadOutput",
+    "PartVisibilityClassifier",
 ]
