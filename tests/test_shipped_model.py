@@ -16,8 +16,10 @@ from tests.conftest import REPOSITORY_ROOT
 SHIPPED = REPOSITORY_ROOT / "models" / "bpsema_small_synthetic.pt"
 # Floors below what the shipped model measured on this very world (deterministic: seed 61017).
 HISTOGRAM_MARGIN_OCCLUDED_RANK1 = 0.30  # measured: 0.910 vs 0.403
-HISTOGRAM_MARGIN_OCCLUDED_MAP = 0.30  # measured: 0.913 vs 0.332
-MIN_MEAN_VISIBILITY_BALANCED_ACCURACY = 0.65  # measured: 0.770
+HISTOGRAM_MARGIN_OCCLUDED_MAP = 0.30  # measured: 0.897 vs 0.332 (0.913 with the visibility thresholds)
+# Above what the per-part thresholds on the attention mass reached here (0.770): the visibility
+# classifiers measured 0.800 (one hidden left arm among 67 queries moves that part by 50 points).
+MIN_MEAN_VISIBILITY_BALANCED_ACCURACY = 0.78
 MIN_PIXEL_BALANCED_ACCURACY = 0.55  # left and right merged (measured: arms 0.596); per part: above 0.5
 # Both identity floors lie above what the pipeline scored with ByteTrack before tracks were cut where
 # their appearance changes (0.800 / 0.798); with BoT-SORT without the cuts it was not measured.

@@ -33,8 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rule", choices=RULES, help="visibility rule to fit (default: the checkpoint's fitted "
                         "rule, else calibrated)")
     parser.add_argument("--split", choices=SPLITS, default="train", help="which split's crops to fit on (default train)")
-    parser.add_argument("--classifier-l2", type=float, default=0.01,
-                        help="with --rule classifier: L2 penalty of the classifiers' weights (default 0.01)")
+    parser.add_argument("--classifier-l2", type=float,
+                        help="with --rule classifier: L2 penalty of the classifiers' weights (default: "
+                        "reid.visibility_calibration.DEFAULT_CLASSIFIER_L2)")
     parser.add_argument("--score", choices=SCORES, help="score to threshold (default: the checkpoint's)")
     parser.add_argument("--max-samples", type=int, default=4000, help="training crops drawn reproducibly (default 4000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of that draw (default 0)")
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.max_samples < 50:
         raise UserError(f"--max-samples must be at least 50, got {arguments.max_samples}")
-    if not arguments.classifier_l2 > 0:
+    if arguments.classifier_l2 is not None and not arguments.classifier_l2 > 0:
         raise UserError(f"--classifier-l2 must be positive, got {arguments.classifier_l2}")
 
     import torch
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reid.checkpoint import read_checkpoint, save_checkpoint, save_inference_checkpoint
     from reid.config import config_from_dict
     from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
+    from reid.visibility_calibration import DEFAULT_CLASSIFIER_L2
     from train.datasets import load_dataset
     from train.part_visibility import calibrate_visibility
     from train.trainer import augmentation_settings
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_grad_enabled(False)
     report = calibrate_visibility(model, samples, augmentation_settings(config), datasets[0].name,
                                   max_samples=arguments.max_samples, seed=arguments.seed,
-                                  classifier_l2=arguments.classifier_l2)
+                                  classifier_l2=arguments.classifier_l2 or DEFAULT_CLASSIFIER_L2)
     print(report.table())
     print(f"fitted on {min(len(samples), arguments.max_samples)} {arguments.split} crops of {len(datasets)} dataset(s)")
     if config.model.visibility == "calibrated":

@@ -11,6 +11,7 @@ import torch
 from reid.model import BPSEMA
 from reid.modules.part_visibility_classifier import visibility_classifier_features
 from reid.visibility_calibration import (
+    DEFAULT_CLASSIFIER_L2,
     balanced_accuracy,
     fit_visibility_classifier,
     fit_visibility_thresholds,
@@ -119,7 +120,7 @@ def calibrate_visibility(
     batch_size: int = 64,
     num_workers: int = 0,
     progress: bool = True,
-    classifier_l2: float = 0.01,
+    classifier_l2: float = DEFAULT_CLASSIFIER_L2,
 ) -> PartVisibilityReport:
     """Fit the model's visibility rule on up to ``max_samples`` labelled crops drawn reproducibly:
     per-part thresholds (``calibrated``) or per-part linear classifiers (``classifier``). Returns
