@@ -4,11 +4,12 @@ and the fitting of the ``calibrated`` rule's thresholds on labelled training cro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-from reid.model import BPSEMA
+from reid.model import BPSEMA, ModelOutput
 from reid.modules.part_visibility_classifier import visibility_classifier_features
 from reid.visibility_calibration import (
     DEFAULT_CLASSIFIER_L2,
@@ -79,35 +80,20 @@ def visibility_report(predicted: torch.Tensor, truth: torch.Tensor, part_names: 
 
 
 @torch.no_grad()
-def part_visibility_scores(
+def concatenated_test_outputs(
     model: BPSEMA,
     samples: list[ReIDSample],
     settings: AugmentationSettings,
-    batch_size: int = 64,
-    num_workers: int = 0,
-    progress: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores float [N, K], each part's configured visibility score; predicted visibility bool [N, K])."""
-    scores, visible = [], []
-    for output in outputs_on_test_images(model, samples, settings, batch_size, num_workers, "part visibility", progress):
-        scores.append(output.visibility_scores[:, 1:].float().cpu())
-        visible.append(output.visibility[:, 1:].cpu())
-    return torch.cat(scores), torch.cat(visible)
-
-
-@torch.no_grad()
-def part_attention_maps(
-    model: BPSEMA,
-    samples: list[ReIDSample],
-    settings: AugmentationSettings,
+    pick: Callable[[ModelOutput], torch.Tensor],
+    description: str,
     batch_size: int = 64,
     num_workers: int = 0,
     progress: bool = True,
 ) -> torch.Tensor:
-    """The pixel classifier's probabilities of each sample: float32 [N, K+1, h, w]."""
-    maps = [output.part_attention.float().cpu()
-            for output in outputs_on_test_images(model, samples, settings, batch_size, num_workers, "part maps", progress)]
-    return torch.cat(maps)
+    """``pick`` of the model's output on every sample (test transform), float32 on the CPU,
+    concatenated along the first axis: e.g. ``lambda output: output.part_attention`` -> [N, K+1, h, w]."""
+    return torch.cat([pick(output).float().cpu() for output in
+                      outputs_on_test_images(model, samples, settings, batch_size, num_workers, description, progress)])
 
 
 def calibrate_visibility(
@@ -135,16 +121,17 @@ def calibrate_visibility(
     if truth is None:
         raise ValueError("calibrating part visibility needs part-label files for the samples")
     if rule == "classifier":
-        maps = part_attention_maps(model, chosen, settings, batch_size, num_workers, progress)
+        maps = concatenated_test_outputs(model, chosen, settings, lambda output: output.part_attention, "part maps",
+                                         batch_size, num_workers, progress)  # [N, K+1, h, w]
         weight, bias = fit_visibility_classifier(visibility_classifier_features(maps), truth, l2=classifier_l2)
         classifier = model.visibility_classifier
         classifier.visibility_classifier_weight.copy_(weight.to(classifier.visibility_classifier_weight.device))
         classifier.visibility_classifier_bias.copy_(bias.to(classifier.visibility_classifier_bias.device))
         predicted = classifier(maps.to(classifier.visibility_classifier_weight.device)).cpu() >= 0
         return visibility_report(predicted, truth, model.part_names)
-    scores, _ = part_visibility_scores(model, chosen, settings, batch_size, num_workers, progress)
+    scores = concatenated_test_outputs(model, chosen, settings, lambda output: output.visibility_scores[:, 1:],
+                                       "part visibility", batch_size, num_workers, progress)  # [N, K]
     thresholds = fit_visibility_thresholds(scores, truth, default=model.config.model.visibility_threshold)
     model.visibility_thresholds.copy_(thresholds.to(model.visibility_thresholds.device))
     predicted = scores >= thresholds
     return visibility_report(predicted, truth, model.part_names)
-

@@ -231,7 +231,7 @@ class Trainer:
             self.model.load_state_dict(fitted, strict=False)
         self.save(epoch)
         if self.progress:
-            print("visibility thresholds fitted on training crops:", flush=True)
+            print(f"visibility rule ({self.config.model.visibility}) fitted on training crops:", flush=True)
             print(report.table(), flush=True)
 
     def evaluation_model(self) -> BPSEMA:
