@@ -75,10 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights.setdefault(key, reference[key].clone())
     model.load_state_dict(weights, strict=not payload.get("inference_only"))
     model.eval()
-    torch.set_grad_enabled(False)
-    report = calibrate_visibility(model, samples, augmentation_settings(config), datasets[0].name,
-                                  max_samples=arguments.max_samples, seed=arguments.seed,
-                                  classifier_l2=arguments.classifier_l2 or DEFAULT_CLASSIFIER_L2)
+    with torch.no_grad():  # not torch.set_grad_enabled(False): main() must not leave autograd off for its caller
+        report = calibrate_visibility(model, samples, augmentation_settings(config), datasets[0].name,
+                                      max_samples=arguments.max_samples, seed=arguments.seed,
+                                      classifier_l2=arguments.classifier_l2 or DEFAULT_CLASSIFIER_L2)
     print(report.table())
     print(f"fitted on {min(len(samples), arguments.max_samples)} {arguments.split} crops of {len(datasets)} dataset(s)")
     if config.model.visibility == "calibrated":
