@@ -86,10 +86,9 @@ def main(argv=None) -> int:
 
     from reid.checkpoint import load_model
 
-    torch.set_grad_enabled(False)
     model = load_model(arguments.checkpoint)
     results = {}
-    with tempfile.TemporaryDirectory() as temporary:
+    with torch.no_grad(), tempfile.TemporaryDirectory() as temporary:
         worlds = [Path(w) for w in arguments.world] or [
             _fresh_world(arguments.seed, arguments.cameras, arguments.identities, Path(temporary) / "world")
         ]

@@ -26,7 +26,7 @@ import torch
 
 from reid.config import ReIDConfig, config_from_dict, config_to_dict
 from reid.errors import UserError
-from reid.model import BPSEMA
+from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
 
 CHECKPOINT_FORMAT = "bpsema-checkpoint-v1"
 
@@ -110,6 +110,36 @@ def load_model(path: str | Path) -> BPSEMA:
     else:
         model.load_state_dict(payload["model"])
     return model.eval()
+
+
+def _is_network_weight(key: str) -> bool:
+    """What a fine-tuning run takes over: everything but the identity classifiers (sized by the
+    training set) and the visibility rule (fitted again at the end of training)."""
+    return not _is_identity_classifier(key) and not key.startswith(VISIBILITY_RULE_KEYS)
+
+
+def load_network_weights(model: BPSEMA, path: str | Path) -> int:
+    """Copy the network weights of the checkpoint at ``path`` into ``model`` (fine-tuning start).
+
+    Identity classifiers and visibility-rule buffers stay as ``model`` has them. A checkpoint of
+    another architecture is a ``UserError`` naming the first mismatching weight. Returns the number
+    of tensors copied.
+    """
+    payload = read_checkpoint(path)
+    reference = model.state_dict()
+    weights = {key: value for key, value in payload["model"].items() if _is_network_weight(key)}
+    expected = {key for key in reference if _is_network_weight(key)}
+    missing = sorted(expected - weights.keys())
+    unexpected = sorted(weights.keys() - expected)
+    mismatched = sorted(key for key in expected & weights.keys() if weights[key].shape != reference[key].shape)
+    if missing or unexpected or mismatched:
+        first = (missing or unexpected or mismatched)[0]
+        raise UserError(
+            f"{path}: its network does not match this configuration ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(mismatched)} differently shaped weights; first: {first})"
+        )
+    model.load_state_dict({key: value.to(reference[key].dtype) for key, value in weights.items()}, strict=False)
+    return len(weights)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -149,6 +149,10 @@ class TrainConfig:
     evaluation_batch_size: int = 64
     num_workers: int = 4
     seed: int = 0
+    # A BPSEMA checkpoint (training or inference file) whose network weights start this run instead
+    # of a fresh initialisation (fine-tuning); the identity classifiers and the visibility rule are
+    # not taken from it. The architecture (model and input sections) must match.
+    initial_weights: str | None = None
 
 
 @config_section

@@ -54,3 +54,40 @@ def test_inference_checkpoint_is_small_and_extracts_the_same_features(tmp_path):
     cosine = (expected.embeddings * actual.embeddings).sum(-1)
     assert cosine.min() > 0.999  # fp16 storage
     assert torch.equal(expected.visibility[:, 0], actual.visibility[:, 0])
+
+
+def test_fine_tuning_start_takes_the_network_but_not_the_classifiers_or_the_visibility_rule(tmp_path):
+    from reid.checkpoint import load_network_weights, save_inference_checkpoint
+    from reid.model import build_model
+
+    torch.manual_seed(0)
+    trained = build_model(small_config(visibility="calibrated", num_classes=500), pretrained=False).eval()
+    trained.visibility_thresholds.fill_(0.3)
+    source = save_inference_checkpoint(tmp_path / "shipped.pt", trained)
+    torch.manual_seed(1)
+    fresh = build_model(small_config(visibility="calibrated", num_classes=7), pretrained=False).eval()
+    before = {key: value.clone() for key, value in fresh.state_dict().items()}
+    copied = load_network_weights(fresh, source)
+
+    after, reference = fresh.state_dict(), trained.state_dict()
+    classifiers = [key for key in after if key.endswith(".classifier.weight")]
+    assert classifiers and all(torch.equal(after[key], before[key]) for key in classifiers)
+    assert torch.equal(after["visibility_thresholds"], before["visibility_thresholds"])
+    network = [key for key in after if key not in classifiers and key != "visibility_thresholds"]
+    assert copied == len(network)
+    for key in network:  # fp16 storage of the shipped file
+        torch.testing.assert_close(after[key], reference[key].to(after[key].dtype), atol=2e-3, rtol=1e-3)
+    # the randomly initialised tensors (convolutions, linear layers) differed between the two seeds:
+    # the comparison above is not satisfied by the fresh model's own values
+    differing = [key for key in network if not torch.allclose(before[key], reference[key].to(before[key].dtype), atol=2e-3)]
+    assert len(differing) >= 20
+
+
+def test_fine_tuning_start_of_another_architecture_is_a_clear_error(tmp_path):
+    from reid.checkpoint import load_network_weights
+    from reid.model import build_model
+
+    source = save_checkpoint(tmp_path / "wide.pt", build_model(small_config(embedding_dim=96), pretrained=False))
+    narrow = build_model(small_config(embedding_dim=64), pretrained=False)
+    with pytest.raises(UserError, match="does not match this configuration .*differently shaped"):
+        load_network_weights(narrow, source)

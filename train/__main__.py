@@ -1,4 +1,5 @@
-"""python -m train --config FILE --data-root DIR [--dataset NAME] [--output DIR] [--epochs N] [--resume]"""
+"""python -m train --config FILE --data-root DIR [--dataset NAME] [--output DIR] [--epochs N] [--resume]
+[--initial-weights CHECKPOINT]"""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", default="runs/train", help="where checkpoints, logs and results go")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    parser.add_argument("--initial-weights", metavar="CHECKPOINT",
+                        help="fine-tune: start from this checkpoint's network weights (overrides train.initial_weights)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--workers", type=int, help="data-loading workers (default: train.num_workers)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation at the end")
@@ -42,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.epochs <= 0:
             raise UserError(f"--epochs must be positive, got {arguments.epochs}")
         config.train.epochs = arguments.epochs
+    if arguments.initial_weights:
+        if arguments.resume:
+            raise UserError("--initial-weights starts a new run; --resume continues one (give one of them)")
+        config.train.initial_weights = arguments.initial_weights
     if arguments.dataset:
         config.train.dataset = arguments.dataset
     if arguments.test_dataset:
@@ -54,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_dataset = load_dataset(config.train.test_dataset, arguments.data_root)
         print(test_dataset.summary(), flush=True)
 
-    trainer = Trainer(config, dataset, output, test_dataset, device=arguments.device, num_workers=arguments.workers)
+    trainer = Trainer(config, dataset, output, test_dataset, device=arguments.device, num_workers=arguments.workers,
+                      load_initial_weights=not arguments.resume)
     if arguments.resume:
         start = trainer.resume()
         print(f"resuming after epoch {start} from {output / 'last.pt'}", flush=True)

@@ -14,7 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from reid.progress import progress_bar
 
-from reid.checkpoint import read_checkpoint, save_checkpoint
+from reid.checkpoint import load_network_weights, read_checkpoint, save_checkpoint
 from reid.config import ReIDConfig
 from reid.errors import UserError
 from reid.losses import BPSEMALoss
@@ -70,7 +70,10 @@ class Trainer:
         device: str | None = None,
         num_workers: int | None = None,
         progress: bool = True,
+        load_initial_weights: bool = True,
     ):
+        """``load_initial_weights=False`` skips ``train.initial_weights`` (a resumed run's weights
+        come from its own checkpoint)."""
         if not dataset.train:
             raise UserError(f"dataset '{dataset.name}' has no training split (train on another dataset)")
         self.config = config
@@ -84,7 +87,12 @@ class Trainer:
         self.use_amp = self.device.type == "cuda" and config.train.mixed_precision
         torch.manual_seed(config.train.seed)
 
-        self.model = BPSEMA(config, num_classes=dataset.num_train_identities).to(self.device)
+        self.model = BPSEMA(config, num_classes=dataset.num_train_identities)
+        if config.train.initial_weights and load_initial_weights:
+            copied = load_network_weights(self.model, config.train.initial_weights)
+            if progress:
+                print(f"initial weights: {copied} tensors from {config.train.initial_weights}", flush=True)
+        self.model = self.model.to(self.device)
         if self.device.type == "cuda" and config.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.label_size = feature_map_size(self.model, config)
