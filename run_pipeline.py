@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 model = str(ensure_model(demo, world_directory, progress))
             else:
-                model = str(shipped_model(demo))
+                model = str(shipped_model(demo, config.extractor.backend))
     elif arguments.world:
         world_directory = Path(arguments.world)
     if world_directory is not None:

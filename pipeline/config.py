@@ -244,6 +244,9 @@ class DemoConfig:
 
     world: DemoWorldConfig = field(default_factory=DemoWorldConfig)
     model: str = "models/bpsema_small_synthetic.pt"  # relative to the repository
+    # The int8 graph of ``model`` (python -m reid.export ... --precision int8), run instead of it where
+    # the extractor would run on ONNX Runtime on the CPU (no CUDA device); None: always ``model``.
+    cpu_model: str | None = None
     model_config: str = "configs/model/small_synthetic.yaml"
     dataset: str = "synthetic"
     epochs: int = 8

@@ -47,13 +47,36 @@ def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
     return directory
 
 
-def shipped_model(demo: DemoConfig) -> Path:
-    """The part model shipped in ``models/`` (trained on the synthetic corpus, see models/README.md)."""
-    path = Path(demo.model)
-    path = path if path.is_absolute() else REPOSITORY / path
+def _repository_path(name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else REPOSITORY / path
+
+
+def runs_on_the_cpu_with_onnxruntime(backend: str) -> bool:
+    """Whether a checkpoint given to ``load_extractor(backend=backend)`` would run on ONNX Runtime on
+    the CPU (the one place the int8 graph is for)."""
+    from reid.runtime.backend_selection import choose_backend
+
+    if backend not in ("auto", "onnxruntime"):
+        return False
+    choice = choose_backend("checkpoint")
+    return choice.backend == "onnxruntime" and choice.device == "cpu"
+
+
+def shipped_model(demo: DemoConfig, backend: str = "auto") -> Path:
+    """The part model shipped in ``models/`` (trained on the synthetic corpus, see models/README.md):
+    its int8 graph (``demo.cpu_model``) where ``backend`` would run the checkpoint on ONNX Runtime on
+    the CPU, else the checkpoint."""
+    path = _repository_path(demo.model)
     if not path.is_file():
         raise UserError(f"the demo's part model {path} is missing; restore it from the repository "
                         "or run the demo with --retrain to train a small one on the demo world")
+    if demo.cpu_model and runs_on_the_cpu_with_onnxruntime(backend):
+        cpu_path = _repository_path(demo.cpu_model)
+        if not cpu_path.is_file():
+            raise UserError(f"the demo's CPU part model {cpu_path} is missing; restore it from the repository "
+                            "or set demo.cpu_model: null to run the checkpoint")
+        return cpu_path
     return path
 
 

@@ -1,4 +1,4 @@
-"""The int8 graph: which nodes are quantized (the backbone's convolutions, nothing of the head), its
+"""The int8 graph: which nodes are quantized (the backbone's convolutions but its stem, nothing of the head), its
 accuracy against fp32 measured on synthetic crops with ONNX Runtime, its calibration input, the
 command line, and the refusals (no calibration, TensorRT, compiling it on the fly)."""
 
@@ -46,14 +46,39 @@ def graphs():
     return fp32, int8
 
 
+# The stems' convolutions, by hand from the networks' definitions (torchvision ResNet-18: conv1 in our
+# ``stem`` Sequential; timm ResNet-10-T: the deep stem's three convolutions in ``conv1``).
+STEM_CONVOLUTIONS = {
+    "resnet18": ["/model/backbone/stem/stem.0/Conv"],
+    "resnet10t": [f"/model/backbone/body/conv1/conv1.{index}/Conv" for index in (0, 3, 6)],
+}
+
+
+@pytest.mark.parametrize("backbone", sorted(STEM_CONVOLUTIONS))
+def test_every_backbone_convolution_but_the_stem_is_selected(backbone):
+    fp32 = build_onnx_model(reid.build_model(small_config(backbone=backbone)).eval())
+    convolutions = [node.name for node in fp32.graph.node if node.op_type == "Conv" and node.name.startswith("/model/backbone/")]
+    assert set(STEM_CONVOLUTIONS[backbone]) <= set(convolutions)
+    assert nodes_to_quantize(fp32) == [name for name in convolutions if name not in STEM_CONVOLUTIONS[backbone]]
+    assert nodes_to_quantize(fp32, quantize_stem=True) == convolutions
+
+
 def test_backbone_convolutions_compute_in_int8(graphs):
     fp32, int8 = graphs
-    backbone = [node.name for node in fp32.graph.node if node.op_type == "Conv" and node.name.startswith("/model/backbone/")]
+    stem = STEM_CONVOLUTIONS["resnet18"]
+    backbone = [node.name for node in fp32.graph.node if node.op_type == "Conv" and node.name.startswith("/model/backbone/")
+                and node.name not in stem]
     assert backbone and nodes_to_quantize(fp32) == backbone
     producers = _producers(int8)
-    quantized = [node for node in int8.graph.node if node.op_type == "Conv" and node.name.startswith(QUANTIZED_MODULE_PREFIXES)]
-    assert sorted(node.name for node in quantized) == sorted(backbone)
     initializers = {tensor.name: tensor for tensor in int8.graph.initializer}
+    quantized = [node for node in int8.graph.node if node.op_type == "Conv" and node.name.startswith(QUANTIZED_MODULE_PREFIXES)
+                 and node.name not in stem]
+    assert sorted(node.name for node in quantized) == sorted(backbone)
+    stem_nodes = [node for node in int8.graph.node if node.name in stem]
+    assert len(stem_nodes) == len(stem)
+    for node in stem_nodes:  # the stem stays fp32: weights stored as floats, input not dequantized
+        assert initializers[node.input[1]].data_type == onnx.TensorProto.FLOAT, node.name
+        assert producers.get(node.input[0]) is None or producers[node.input[0]].op_type != "DequantizeLinear", node.name
     for node in quantized:  # activation and weight both arrive through DequantizeLinear, weights int8
         activation, weight = producers[node.input[0]], producers[node.input[1]]
         assert activation.op_type == "DequantizeLinear" and weight.op_type == "DequantizeLinear", node.name

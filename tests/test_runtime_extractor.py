@@ -115,6 +115,21 @@ def test_auto_on_an_onnx_file_and_cpu_device(checkpoint):
     assert "CPU requested" in extractor.info.selection
 
 
+def test_onnxruntime_threads_sleep_between_runs_unless_asked_to_spin(checkpoint):
+    """The extractor's sessions do not busy-wait after a run (the pipeline runs YOLO next on the same
+    cores; benchmarks/onnxruntime_spinning.py measures what spinning costs), and spinning is still
+    there for whoever asks."""
+    from reid.runtime.onnxruntime_backend import OnnxRuntimeExtractor, session_options
+
+    assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert session_options(spinning=True).get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    extractor = load_extractor(checkpoint, "onnxruntime", device="cpu", cache_dir=SHARED_CACHE_DIR)
+    sleeping = extractor.session.get_session_options()
+    assert sleeping.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    spinning = OnnxRuntimeExtractor(extractor.info.model_path, spinning=True).session.get_session_options()
+    assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+
+
 def test_checkpoint_is_exported_once_into_a_cache_keyed_by_its_hash(tmp_path, checkpoint):
     first = load_extractor(checkpoint, "onnxruntime", cache_dir=tmp_path)
     path = first.info.model_path

@@ -14,6 +14,11 @@ import torch
 from tests.conftest import REPOSITORY_ROOT
 
 SHIPPED = REPOSITORY_ROOT / "models" / "bpsema_small_synthetic.pt"
+SHIPPED_INT8 = REPOSITORY_ROOT / "models" / "bpsema_small_synthetic_int8.onnx"
+# With the stem quantized too, this model's visible embeddings fell to cosine 0.51-0.68 on the dev
+# worlds (1.0-1.8 % flips); with the stem in fp32 >= 0.9989 (0.1-0.5 % flips).
+MIN_INT8_COSINE = 0.99
+MAX_INT8_VISIBILITY_FLIPS = 0.01
 # Floors below what the shipped model measured on this very world (deterministic: seed 61017).
 HISTOGRAM_MARGIN_OCCLUDED_RANK1 = 0.30  # measured: 0.910 vs 0.403
 HISTOGRAM_MARGIN_OCCLUDED_MAP = 0.30  # measured: 0.897 vs 0.332 (0.913 with the visibility thresholds)
@@ -69,6 +74,34 @@ def test_occluded_retrieval_is_well_above_the_colour_histogram(model, world):
     visibility = report.query_part_visibility
     assert visibility is not None
     assert visibility.mean_balanced_accuracy >= MIN_MEAN_VISIBILITY_BALANCED_ACCURACY
+
+
+def test_the_shipped_int8_graph_is_the_checkpoint_s_and_agrees_with_it(world):
+    """models/bpsema_small_synthetic_int8.onnx (the demo's extractor on the CPU) is the int8 graph of
+    this very checkpoint, has its own association calibration, and on the world's crops computes the
+    embeddings the distance reads (those both call visible) as fp32 does."""
+    from reid.checkpoint import file_sha256
+    from reid.export import read_onnx_signature
+    from reid.image_files import read_bgr
+    from reid.runtime import load_extractor
+    from train.datasets import load_dataset
+
+    assert SHIPPED_INT8.stat().st_size <= 25 * 1024 * 1024
+    signature = read_onnx_signature(SHIPPED_INT8)
+    assert signature.precision == "int8"
+    assert signature.checkpoint_sha256 == file_sha256(SHIPPED), "re-export the int8 graph after changing the checkpoint"
+    assert (SHIPPED_INT8.parent / (SHIPPED_INT8.name + ".calibration.json")).is_file()
+    dataset = load_dataset("synthetic_occluded", world)
+    crops = [read_bgr(sample.image_path) for sample in [*dataset.query, *dataset.gallery][::2]]
+    full = load_extractor(SHIPPED, "onnxruntime", device="cpu").extract(crops)
+    quantized = load_extractor(SHIPPED_INT8, "onnxruntime", device="cpu").extract(crops)
+    both_visible = full.visibility & quantized.visibility
+    cosine = (full.embeddings.double() * quantized.embeddings.double()).sum(dim=-1)[both_visible]
+    flip_rate = (full.visibility != quantized.visibility).float().mean().item()
+    print(f"\nint8 vs fp32 on {len(crops)} crops: cosine of visible embeddings mean {cosine.mean():.5f} "
+          f"min {cosine.min():.5f}; visibility flips {flip_rate:.3%}")
+    assert cosine.min().item() >= MIN_INT8_COSINE
+    assert flip_rate <= MAX_INT8_VISIBILITY_FLIPS
 
 
 def test_the_pixel_classifier_beats_the_all_background_answer_for_every_part(model, world):

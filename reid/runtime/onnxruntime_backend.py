@@ -34,14 +34,21 @@ def available_providers() -> list[str]:
     return list(onnxruntime.get_available_providers())
 
 
-def session_options(threads: int | None = None):
-    """Full graph optimisation (fusions, NCHWc layout on CPU), intra-op threads = cores."""
+def session_options(threads: int | None = None, spinning: bool = False):
+    """Full graph optimisation (fusions, NCHWc layout on CPU), intra-op threads = cores.
+
+    spinning: whether ONNX Runtime's idle worker threads busy-wait for the next run (its default).
+    Off here: in the pipeline the extractor alternates with YOLO, the tracker and the association in
+    the same process, and spinning threads take the cores those need. On the demo (2 cores) YOLO's
+    detection ran at half speed behind a spinning extractor (``python benchmarks/onnxruntime_spinning.py``).
+    """
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = threads or cpu_core_count()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only
     return options
 
@@ -58,6 +65,7 @@ class OnnxRuntimeExtractor(PartFeatureExtractor):
         max_batch: int = 64,
         threads: int | None = None,
         selection: str = "",
+        spinning: bool = False,
     ):
         try:
             import onnxruntime
@@ -79,7 +87,7 @@ class OnnxRuntimeExtractor(PartFeatureExtractor):
             raise UserError(f"unknown device {device!r} for onnxruntime (use 'cpu' or 'cuda[:N]')")
         try:
             self.session = onnxruntime.InferenceSession(
-                str(onnx_path), sess_options=session_options(threads), providers=providers
+                str(onnx_path), sess_options=session_options(threads, spinning), providers=providers
             )
         except Exception as error:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
