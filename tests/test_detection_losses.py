@@ -1,0 +1,39 @@
+"""benchmarks/detection_losses.py: its one-to-one matching and what it calls a duplicate, on a
+hand-made frame."""
+
+import importlib.util
+
+import numpy as np
+
+from tests.conftest import REPOSITORY_ROOT
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("detection_losses", REPOSITORY_ROOT / "benchmarks/detection_losses.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_second_box_on_a_matched_person_is_a_duplicate_and_a_far_box_is_not():
+    benchmark = _benchmark()
+    people = np.array([[0, 0, 10, 20], [100, 0, 10, 20]], float)  # x, y, w, h
+    boxes = np.array([
+        [0, 0, 10, 20],     # person 0 exactly
+        [0, 4, 10, 20],     # person 0 again, 4 px lower: IoU 16 * 10 / (2 * 200 - 160) = 2/3
+        [101, 0, 10, 20],   # person 1: IoU 9 * 20 / (400 - 180) = 0.818
+        [300, 300, 10, 20],  # nobody
+    ], float)
+    truth_matched, taken, overlaps = benchmark.match_to_ground_truth(boxes, people)
+    assert truth_matched.tolist() == [True, True]
+    assert taken.tolist() == [True, False, True, False]
+    np.testing.assert_allclose(overlaps[1, 0], 2 / 3)
+    assert benchmark.duplicate_boxes(truth_matched, taken, overlaps).tolist() == [False, True, False, False]
+
+
+def test_no_boxes_or_no_people_match_nothing():
+    benchmark = _benchmark()
+    truth_matched, taken, overlaps = benchmark.match_to_ground_truth(np.zeros((0, 4)), np.array([[0, 0, 5, 5]], float))
+    assert truth_matched.tolist() == [False] and taken.size == 0 and overlaps.shape == (0, 1)
+    truth_matched, taken, overlaps = benchmark.match_to_ground_truth(np.array([[0, 0, 5, 5]], float), np.zeros((0, 4)))
+    assert truth_matched.size == 0 and taken.tolist() == [False] and overlaps.shape == (1, 0)
