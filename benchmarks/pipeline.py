@@ -2,7 +2,8 @@
 
     python benchmarks/pipeline.py [--steps N]
 
-The demo world and model come from the demo's cache (made on first use, as `run_pipeline.py --demo`).
+The demo world comes from the demo's cache (made on first use, as `run_pipeline.py --demo`); the part
+model is the one the demo runs (the shipped checkpoint, its int8 graph where ONNX Runtime runs on the CPU).
 "Outside the models" = decode + track + associate + write (with public detections the detector
 costs nothing; with YOLO, detection is the second model). The association's cost at scale (step
 time against the number of known identities, the refine pass over many tracklets, memory of a long
@@ -22,16 +23,17 @@ sys.path.insert(0, str(REPOSITORY))
 
 def stage_timings(steps: int | None) -> None:
     from pipeline.config import DemoConfig, load_pipeline_config
-    from pipeline.demo import ensure_world, world_streams
-    from train.demo_model import ensure_model
+    from pipeline.demo import ensure_world, shipped_model, world_streams
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
+    from reid.log_levels import set_verbosity
+
+    set_verbosity("normal")
     config = load_pipeline_config(REPOSITORY / "configs/pipeline/demo.yaml")
     demo = config.demo or DemoConfig()
     world = ensure_world(demo)
-    model = ensure_model(demo, world)
-    config.detector.detections_dir = str(world / "det")
+    model = shipped_model(demo, config.extractor.backend)  # what the demo runs (its int8 graph on a CPU)
     from pipeline.calibration import resolve_distance_threshold
 
     resolve_distance_threshold(config.association, model)
