@@ -11,7 +11,9 @@ ground truth one to one (Hungarian, IoU >= 0.5, as the MOT scores match). Printe
   detection took: a second box on one person), other false positives;
 - ground-truth boxes: found by the detector and in the output; detected but not in the output (the
   tracker dropped it); in the output but not detected (gap filling or stitching restored it);
-  neither (a miss nothing repaired).
+  neither (a miss nothing repaired);
+- the share of ground-truth boxes the detector finds, by the ground truth's visibility (bands
+  ``VISIBILITY_BANDS``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,23 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installing it
 
 IOU_MATCH = 0.5
+VISIBILITY_BANDS = (0.0, 0.08, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def visibility_band(visibility: np.ndarray) -> np.ndarray:
+    """int [N]: the index of the band ``[VISIBILITY_BANDS[i], VISIBILITY_BANDS[i + 1])`` of each value
+    (1.0 falls in the last band)."""
+    inner_edges = np.asarray(VISIBILITY_BANDS[1:-1])
+    return np.searchsorted(inner_edges, np.asarray(visibility, dtype=np.float64), side="right")
+
+
+def ground_truth_visibility_by_frame(path: Path) -> dict[int, np.ndarray]:
+    """Frame -> visibility float64 [M] of its ground-truth rows, in file order (the order in which
+    ``frames_by_index`` keeps their boxes)."""
+    rows = np.loadtxt(path, delimiter=",", ndmin=2)
+    if rows.size == 0:
+        return {}
+    return {int(frame): rows[rows[:, 0] == frame, 8] for frame in np.unique(rows[:, 0])}
 
 
 def match_to_ground_truth(boxes_xywh: np.ndarray, truth_xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
              for camera in cameras}
     output = {camera: frames_by_index(read_mot_file(arguments.run / "mot" / f"{camera}.txt", ground_truth=False))
               for camera in cameras}
+    visibility = {camera: ground_truth_visibility_by_frame(arguments.world / "gt" / f"{camera}.txt") for camera in cameras}
     detections_count, ground_truth_count = Counter(), Counter()
+    band_total, band_detected = np.zeros(len(VISIBILITY_BANDS) - 1), np.zeros(len(VISIBILITY_BANDS) - 1)
     reader = SynchronizedReader(open_sources(streams, False))
     try:
         for packet in reader:
@@ -92,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 detected, taken, overlaps = match_to_ground_truth(boxes, people)
                 in_output, _, _ = match_to_ground_truth(output[frame.camera].get(frame.frame_index, np.zeros((0, 4))), people)
                 duplicate = duplicate_boxes(detected, taken, overlaps)
+                bands = visibility_band(visibility[frame.camera].get(frame.frame_index, np.zeros(0)))
+                np.add.at(band_total, bands, 1)
+                np.add.at(band_detected, bands[detected], 1)
                 detections_count["matched"] += int(taken.sum())
                 detections_count["duplicates"] += int(duplicate.sum())
                 detections_count["other false positives"] += int((~taken & ~duplicate).sum())
@@ -108,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     print("detections: " + ", ".join(f"{name} {count}" for name, count in detections_count.items()))
     total = sum(ground_truth_count.values())
     print(f"ground-truth boxes ({total}): " + ", ".join(f"{name} {count}" for name, count in ground_truth_count.items()))
+    print("detected, by ground-truth visibility: " + ", ".join(
+        f"{VISIBILITY_BANDS[i]:g}-{VISIBILITY_BANDS[i + 1]:g} {100 * band_detected[i] / max(band_total[i], 1):.1f} % "
+        f"of {int(band_total[i])}" for i in range(len(band_total))))
     return 0
 
 

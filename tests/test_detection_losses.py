@@ -37,3 +37,14 @@ def test_no_boxes_or_no_people_match_nothing():
     assert truth_matched.tolist() == [False] and taken.size == 0 and overlaps.shape == (0, 1)
     truth_matched, taken, overlaps = benchmark.match_to_ground_truth(np.array([[0, 0, 5, 5]], float), np.zeros((0, 4)))
     assert truth_matched.size == 0 and taken.tolist() == [False] and overlaps.shape == (1, 0)
+
+
+def test_visibility_bands_and_their_rows(tmp_path):
+    benchmark = _benchmark()
+    # Bands [0, .08), [.08, .2), [.2, .3), [.3, .5), [.5, .75), [.75, 1]; an edge opens the next band.
+    assert benchmark.visibility_band(np.array([0.0, 0.079, 0.08, 0.25, 0.3, 0.74, 0.75, 1.0])).tolist() == [
+        0, 0, 1, 2, 3, 4, 5, 5]
+    ground_truth = tmp_path / "cam1.txt"
+    ground_truth.write_text("1,3,0,0,10,20,1,1,0.9\n2,3,0,0,10,20,1,1,0.1\n1,4,50,0,10,20,1,1,0.4\n")
+    by_frame = benchmark.ground_truth_visibility_by_frame(ground_truth)
+    assert {frame: values.tolist() for frame, values in by_frame.items()} == {1: [0.9, 0.4], 2: [0.1]}

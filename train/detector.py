@@ -3,9 +3,12 @@
   python -m train.detector --data DIR/data.yaml --epochs 11 --image-size 320 --out runs/detector
   python -m train.detector --data DIR/data.yaml --out runs/detector --resume      # after an interruption
   python -m train.detector --ship runs/detector/train/weights/best.pt            # -> models/
+  python -m train.detector --data DIR/data.yaml --initial-weights models/yolo11n_synthetic_person.pt \
+      --epochs 4 --image-size 384 --out runs/finetune                           # fine-tune a trained one
 
 ``DIR`` comes from ``python -m train.detector_dataset``. The model is ``yolo11n.yaml`` (randomly
-initialised: no pretrained weights are fetched), one class (person). Ultralytics writes
+initialised: no pretrained weights are fetched), one class (person); ``--initial-weights`` starts
+instead from a detector trained here (its architecture and weights; the optimizer starts afresh). Ultralytics writes
 ``OUT/train/weights/{last,best}.pt`` and ``OUT/train/results.csv`` (one row per epoch with its
 validation precision, recall, mAP50 and mAP50-95 on the held-out worlds).
 """
@@ -24,8 +27,12 @@ RUN_NAME = "train"
 
 
 def train_detector(data: Path, out: Path, epochs: int, image_size: int, batch: int, workers: int,
-                   resume: bool, seed: int = 0, fraction: float = 1.0) -> Path:
-    """Run (or resume) ultralytics' trainer; returns the run directory ``OUT/train``."""
+                   resume: bool, seed: int = 0, fraction: float = 1.0,
+                   initial_weights: Path | None = None) -> Path:
+    """Run (or resume) ultralytics' trainer; returns the run directory ``OUT/train``.
+
+    ``initial_weights``: a one-class ultralytics checkpoint to fine-tune instead of a random ``yolo11n.yaml``.
+    """
     from pipeline.detection import ultralytics_offline
 
     ultralytics_offline()
@@ -40,13 +47,17 @@ def train_detector(data: Path, out: Path, epochs: int, image_size: int, batch: i
         return run
     if last.is_file():
         raise UserError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
-    model = YOLO("yolo11n.yaml")
+    model = YOLO(str(initial_weights)) if initial_weights is not None else YOLO("yolo11n.yaml")
     model.train(
         data=str(data), epochs=epochs, imgsz=image_size, batch=batch, workers=workers, device="cpu",
-        project=str(out.resolve()), name=RUN_NAME, exist_ok=True, pretrained=False, amp=False, plots=False,
+        project=str(out.resolve()), name=RUN_NAME, exist_ok=True, amp=False, plots=False,
+        # ultralytics builds the network from the architecture and copies weights only when pretrained is set
+        pretrained=initial_weights is not None,
         seed=seed, deterministic=False, single_cls=True, fraction=fraction,  # one class; shipping names it 'person'
         patience=max(epochs, 100),
         close_mosaic=max(1, epochs // 6), warmup_epochs=min(3.0, max(0.5, epochs / 10)), cache="ram",
+        # a trained detector's biases would be thrown off by the warm-up's high bias learning rate (0.1)
+        warmup_bias_lr=0.0 if initial_weights is not None else 0.1,
     )
     return run
 
@@ -84,6 +95,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="data loader processes")
     parser.add_argument("--fraction", type=float, default=1.0, help="train on this fraction of the images")
     parser.add_argument("--seed", type=int, default=0, help="ultralytics' training seed")
+    parser.add_argument("--initial-weights", metavar="PT",
+                        help="fine-tune this trained detector (e.g. models/yolo11n_synthetic_person.pt) "
+                             "instead of starting from random weights")
     parser.add_argument("--resume", action="store_true", help="continue OUT/train from its last.pt")
     parser.add_argument("--ship", metavar="BEST_PT", help="copy a trained checkpoint to models/yolo11n_synthetic_person.pt")
     arguments = parser.parse_args(argv)
@@ -97,9 +111,15 @@ def main(argv=None) -> int:
             raise UserError("--data DATA_YAML is required (python -m train.detector_dataset writes it)")
         if not Path(arguments.data).is_file():
             raise UserError(f"--data: {arguments.data} not found")
+    initial_weights = Path(arguments.initial_weights) if arguments.initial_weights else None
+    if initial_weights is not None:
+        if arguments.resume:
+            raise UserError("--initial-weights starts a new run; --resume continues one from its own last.pt")
+        if not initial_weights.is_file():
+            raise UserError(f"--initial-weights: {initial_weights} not found")
     run = train_detector(Path(arguments.data) if arguments.data else Path(), out, arguments.epochs,
                          arguments.image_size, arguments.batch, arguments.workers, arguments.resume,
-                         arguments.seed, arguments.fraction)
+                         arguments.seed, arguments.fraction, initial_weights)
     results = run / "results.csv"
     if results.is_file():
         rows = results.read_text().splitlines()
