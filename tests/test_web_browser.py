@@ -225,6 +225,21 @@ def _largest_crop(server, identity: dict, directory: Path) -> tuple[Path, dict]:
 
 
 # --- tests ------------------------------------------------------------------------------------------
+
+def _unobstructed(boxes):
+    """The first of ``boxes`` (a locator of hit boxes) whose centre is not covered by another box: where
+    two people overlap, the later box takes the pointer, and a click on the centre of the earlier one
+    would search for the other person."""
+    expect(boxes.first).to_be_visible()
+    index = boxes.evaluate_all("""elements => elements.findIndex(element => {
+        element.scrollIntoView({block: "center"});
+        const rectangle = element.getBoundingClientRect();
+        const hit = document.elementFromPoint(rectangle.left + rectangle.width / 2, rectangle.top + rectangle.height / 2);
+        return hit === element || element.contains(hit);
+    })""")
+    assert index >= 0, "every box is covered by another one"
+    return boxes.nth(index)
+
 def test_identities_page_lists_pages_and_sorts(server, page, screenshots):
     total = _get_json(f"{server}/api/identities?per_page=1")["total"]
     pages = max(1, -(-total // PER_PAGE))
@@ -302,7 +317,7 @@ def test_identity_page_timeline_frames_and_box_search(server, page, screenshots)
                            ".some(image => image.complete && image.naturalWidth > 0)")
     sources = page.locator("#frames img.frame").evaluate_all("images => images.map(image => image.src)")
     assert all(f"highlight={global_id}" in source for source in sources), sources
-    own_box = page.locator(f'#frames .hitbox[data-global-id="{global_id}"]').first
+    own_box = _unobstructed(page.locator(f'#frames .hitbox[data-global-id="{global_id}"]'))
     expect(own_box).to_be_visible()
     page.screenshot(path=str(screenshots / "web_identity.png"))
 
@@ -459,7 +474,7 @@ def test_pages_work_with_the_token_cookie(web_run, page, tmp_path):
         page.locator("tr.identity a.gid").first.click()
         page.wait_for_function("() => [...document.querySelectorAll('#frames img.frame')]"
                                ".some(image => image.complete && image.naturalWidth > 0)")
-        page.locator("#frames .hitbox").first.click()
+        _unobstructed(page.locator("#frames .hitbox")).click()
         expect(page.locator("#results .result").first).to_be_visible()
     finally:
         _stop(process)
