@@ -340,6 +340,47 @@ def test_identity_page_timeline_frames_and_box_search(server, page, screenshots)
     expect(page.locator("#timeline .bar").first).to_be_visible()
 
 
+def test_overlapping_people_can_both_be_clicked(server, page):
+    """Where two people's boxes overlap in a frame, the centre of every box answers a click on that box or
+    on a smaller box lying over it, never on a larger box drawn over it (which would hide a person
+    standing in front of another). The first identities' frames hold such overlaps."""
+    items = _get_json(f"{server}/api/identities?page=1&per_page=50")["items"]
+    with_frames = [item["global_id"] for item in items if any(
+        track["frames"] for track in _get_json(f"{server}/api/identities/{item['global_id']}")["tracks"])]
+    overlapping_pairs = 0
+    for global_id in with_frames[:4]:
+        page.goto(f"{server}/identity.html?id={global_id}")
+        expect(page.locator("#frames img.frame").first).to_be_attached()
+        frame_count = page.locator("#frames img.frame").count()
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#frames .frame-box[data-boxes]').length === {frame_count}")
+        report = page.locator("#frames .hitbox").evaluate_all("""boxes => {
+            const area = (box) => box.getBoundingClientRect().width * box.getBoundingClientRect().height;
+            let overlapping = 0;
+            const covered = [];
+            for (const box of boxes) {
+                const siblings = [...box.parentElement.querySelectorAll(".hitbox")].filter((other) => other !== box);
+                const rectangle = box.getBoundingClientRect();
+                const inside = (other) => {
+                    const around = other.getBoundingClientRect();
+                    return around.left < rectangle.right && rectangle.left < around.right
+                        && around.top < rectangle.bottom && rectangle.top < around.bottom;
+                };
+                overlapping += siblings.filter(inside).length;
+                box.scrollIntoView({block: "center"});
+                const centre = box.getBoundingClientRect();
+                const hit = document.elementFromPoint(centre.left + centre.width / 2, centre.top + centre.height / 2);
+                if (hit !== box && hit.classList.contains("hitbox") && area(hit) > area(box)) {
+                    covered.push(box.title + " under " + hit.title);
+                }
+            }
+            return {overlapping: overlapping / 2, covered};
+        }""")
+        overlapping_pairs += report["overlapping"]
+        assert not report["covered"], report["covered"]
+    assert overlapping_pairs > 0, "no two boxes overlap on these pages: the test proves nothing"
+
+
 def test_search_by_uploaded_crop(server, page, screenshots, tmp_path):
     identity = _showcase_identity(server)
     global_id = identity["global_id"]

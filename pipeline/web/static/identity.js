@@ -126,7 +126,11 @@
         }
         const width = answer.width || image.naturalWidth;
         const height = answer.height || image.naturalHeight;
-        for (const box of answer.boxes) {
+        // Larger boxes first, so that where two people overlap the smaller box lies on top and
+        // either person can be clicked (a box fully inside another stays reachable).
+        const area = (box) => (box.box[2] - box.box[0]) * (box.box[3] - box.box[1]);
+        const largestFirst = [...answer.boxes].sort((first, second) => area(second) - area(first));
+        for (const box of largestFirst) {
             const [x1, y1, x2, y2] = box.box.map(Number);
             const label = box.global_id !== null && box.global_id !== undefined ? `G${box.global_id}` : "unassociated";
             const button = el("button", {
