@@ -224,21 +224,30 @@ def _largest_crop(server, identity: dict, directory: Path) -> tuple[Path, dict]:
     return path, track
 
 
-# --- tests ------------------------------------------------------------------------------------------
+# JavaScript: the element a click on the centre of ``element`` reaches (scrolled into view first).
+ELEMENT_AT_CENTRE = """(element) => {
+    element.scrollIntoView({block: "center"});
+    const rectangle = element.getBoundingClientRect();
+    return document.elementFromPoint(rectangle.left + rectangle.width / 2, rectangle.top + rectangle.height / 2);
+}"""
+
 
 def _unobstructed(boxes):
-    """The first of ``boxes`` (a locator of hit boxes) whose centre is not covered by another box: where
-    two people overlap, the later box takes the pointer, and a click on the centre of the earlier one
-    would search for the other person."""
+    """The first of ``boxes`` (a locator of hit boxes) whose centre no other box covers: a smaller box
+    of a person in front lies over a larger one, and a click on the larger one's centre would search
+    for that other person."""
     expect(boxes.first).to_be_visible()
-    index = boxes.evaluate_all("""elements => elements.findIndex(element => {
-        element.scrollIntoView({block: "center"});
-        const rectangle = element.getBoundingClientRect();
-        const hit = document.elementFromPoint(rectangle.left + rectangle.width / 2, rectangle.top + rectangle.height / 2);
-        return hit === element || element.contains(hit);
-    })""")
+    index = boxes.evaluate_all("elements => { const atCentre = " + ELEMENT_AT_CENTRE + """;
+        return elements.findIndex(element => {
+            const hit = atCentre(element);
+            return hit === element || element.contains(hit);
+        });
+    }""")
     assert index >= 0, "every box is covered by another one"
     return boxes.nth(index)
+
+
+# --- tests ------------------------------------------------------------------------------------------
 
 def test_identities_page_lists_pages_and_sorts(server, page, screenshots):
     total = _get_json(f"{server}/api/identities?per_page=1")["total"]
@@ -354,22 +363,21 @@ def test_overlapping_people_can_both_be_clicked(server, page):
         frame_count = page.locator("#frames img.frame").count()
         page.wait_for_function(
             f"() => document.querySelectorAll('#frames .frame-box[data-boxes]').length === {frame_count}")
-        report = page.locator("#frames .hitbox").evaluate_all("""boxes => {
-            const area = (box) => box.getBoundingClientRect().width * box.getBoundingClientRect().height;
+        report = page.locator("#frames .hitbox").evaluate_all("boxes => { const atCentre = " + ELEMENT_AT_CENTRE + """;
+            const area = (element) => {
+                const rectangle = element.getBoundingClientRect();
+                return rectangle.width * rectangle.height;
+            };
+            const overlap = (first, second) => {
+                const [one, two] = [first.getBoundingClientRect(), second.getBoundingClientRect()];
+                return one.left < two.right && two.left < one.right && one.top < two.bottom && two.top < one.bottom;
+            };
             let overlapping = 0;
             const covered = [];
             for (const box of boxes) {
                 const siblings = [...box.parentElement.querySelectorAll(".hitbox")].filter((other) => other !== box);
-                const rectangle = box.getBoundingClientRect();
-                const inside = (other) => {
-                    const around = other.getBoundingClientRect();
-                    return around.left < rectangle.right && rectangle.left < around.right
-                        && around.top < rectangle.bottom && rectangle.top < around.bottom;
-                };
-                overlapping += siblings.filter(inside).length;
-                box.scrollIntoView({block: "center"});
-                const centre = box.getBoundingClientRect();
-                const hit = document.elementFromPoint(centre.left + centre.width / 2, centre.top + centre.height / 2);
+                overlapping += siblings.filter((other) => overlap(box, other)).length;
+                const hit = atCentre(box);
                 if (hit !== box && hit.classList.contains("hitbox") && area(hit) > area(box)) {
                     covered.push(box.title + " under " + hit.title);
                 }

@@ -126,12 +126,17 @@
         }
         const width = answer.width || image.naturalWidth;
         const height = answer.height || image.naturalHeight;
-        // Larger boxes first, so that where two people overlap the smaller box lies on top and
-        // either person can be clicked (a box fully inside another stays reachable).
-        const area = (box) => (box.box[2] - box.box[0]) * (box.box[3] - box.box[1]);
-        const largestFirst = [...answer.boxes].sort((first, second) => area(second) - area(first));
-        for (const box of largestFirst) {
+        // The part of each box inside the frame, as drawn. Larger ones first, so that where two people
+        // overlap the smaller box lies on top and either person can be clicked (a box fully inside
+        // another stays reachable).
+        const shown = answer.boxes.map((box) => {
             const [x1, y1, x2, y2] = box.box.map(Number);
+            const [left, top] = [Math.max(0, x1), Math.max(0, y1)];
+            const [right, bottom] = [Math.min(width, x2), Math.min(height, y2)];
+            return { box, left, top, right, bottom, area: (right - left) * (bottom - top) };
+        });
+        shown.sort((first, second) => second.area - first.area);
+        for (const { box, left, top, right, bottom } of shown) {
             const label = box.global_id !== null && box.global_id !== undefined ? `G${box.global_id}` : "unassociated";
             const button = el("button", {
                 type: "button", class: "hitbox",
@@ -140,10 +145,10 @@
                 dataset: { trackId: box.track_id, globalId: box.global_id ?? "", camera, frame },
             });
             Object.assign(button.style, {
-                left: `${(100 * Math.max(0, x1)) / width}%`,
-                top: `${(100 * Math.max(0, y1)) / height}%`,
-                width: `${(100 * (Math.min(width, x2) - Math.max(0, x1))) / width}%`,
-                height: `${(100 * (Math.min(height, y2) - Math.max(0, y1))) / height}%`,
+                left: `${(100 * left) / width}%`,
+                top: `${(100 * top) / height}%`,
+                width: `${(100 * (right - left)) / width}%`,
+                height: `${(100 * (bottom - top)) / height}%`,
             });
             if (box.global_id === globalId) button.dataset.self = "true";
             button.addEventListener("click", () => searchBox(camera, frame, box, button));
