@@ -149,6 +149,26 @@ def test_occluders_and_cameras_are_varied():
     assert min(heights) < 60 and max(heights) > 130
 
 
+def _people_behind_one_occluder(config: CorpusConfig) -> int:
+    """The most people seen behind one occluder kind over one scene column of one camera."""
+    state = make_worker_state(config.validated(), Path("."))
+    people = defaultdict(set)
+    for pid in range(1, config.identities + 1):
+        for request in image_requests(pid, config, False):
+            sample = render_crop(state, request)
+            if sample.occluder not in ("none", "other_person"):
+                people[(sample.camera_id, sample.occluder, sample.box[0])].add(pid)
+    return max((len(group) for group in people.values()), default=0)
+
+
+def test_fixtures_put_many_people_behind_one_camera_occluder():
+    without = CorpusConfig(identities=24, images_per_identity=8, cameras=2, seed=3)
+    with_fixture = CorpusConfig(identities=24, images_per_identity=8, cameras=2, seed=3, fixtures_per_camera=1)
+    assert _people_behind_one_occluder(without) <= 2
+    # 24 people x 8 crops x 55 % occluded x 60 % behind a fixture / 2 cameras: about 29 crops each.
+    assert _people_behind_one_occluder(with_fixture) >= 10
+
+
 def test_corpus_identities_differ_from_a_worlds():
     for seed in (0, 5):
         corpus = sample_corpus_identities(50, seed)
@@ -168,6 +188,8 @@ def test_corpus_identities_differ_from_a_worlds():
         ["--images-per-identity", "1"],
         ["--workers", "0"],
         ["--held-out-identities", "12"],
+        ["--fixtures-per-camera", "9"],
+        ["--fixtures-per-camera", "-1"],
         ["--identities", "many"],
         ["--no-such-option"],
     ],

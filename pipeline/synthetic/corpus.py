@@ -102,6 +102,11 @@ OCCLUDER_COLOURS = {**KIND_COLOURS, "pillar": CONCRETE, "parked_car": CAR_PAINT,
 CONTACT_SHEET_CELL = (64, 128)  # width, height
 CONTACT_SHEET_GRID = (8, 10)  # identities (rows), images (columns)
 DEFAULT_HELD_OUT_FRACTION = 0.02
+# Fixed occluders (``CorpusConfig.fixtures_per_camera``): the kinds a world places for good, and the
+# share of occluded crops that stand behind one of their camera's fixtures.
+FIXTURE_KINDS = ("counter", "parked_car", "bench", "planter", "pillar", "signboard")
+FIXTURE_SHARE = 0.6
+MAX_FIXTURES_PER_CAMERA = 8
 
 
 class CorpusError(RuntimeError):
@@ -117,6 +122,11 @@ class CorpusConfig:
     cameras: int = 8
     seed: int = 0
     held_out_identities: int | None = None  # None: 2 % of the identities, at least 2 (10 from 50 identities)
+    # Fixed occluders per camera (0: none, every static occluder drawn afresh). With N > 0 a share
+    # FIXTURE_SHARE of the occluded crops stand behind one of their camera's N fixtures: the same kind,
+    # colour and cover, in front of the same patch of the camera's scene, as a world's counter hides
+    # everyone who passes it in one camera.
+    fixtures_per_camera: int = 0
 
     def resolved_held_out(self) -> int:
         if self.held_out_identities is not None:
@@ -135,6 +145,10 @@ class CorpusConfig:
             raise CorpusError(f"--cameras must be between 2 and {MAX_CAMERAS}, got {self.cameras}")
         if self.seed < 0:
             raise CorpusError(f"--seed must be >= 0, got {self.seed}")
+        if not 0 <= self.fixtures_per_camera <= MAX_FIXTURES_PER_CAMERA:
+            raise CorpusError(
+                f"--fixtures-per-camera must be between 0 and {MAX_FIXTURES_PER_CAMERA}, got {self.fixtures_per_camera}"
+            )
         held_out = self.resolved_held_out()
         if not 2 <= held_out <= self.identities - 1:
             raise CorpusError(
@@ -151,6 +165,17 @@ class CorpusCamera:
     zone_x: float
     effects: CameraEffects
     background_seed: int
+
+
+@dataclass(frozen=True)
+class CorpusFixture:
+    """One fixed occluder of a corpus camera: ``paint_static_occluder(kind, ...)`` fed with a
+    generator seeded by ``paint_seed`` paints the same colour and cover (relative to the person's
+    box) every time, over the scene patch starting at column ``scene_x``."""
+
+    kind: str
+    paint_seed: int
+    scene_x: int
 
 
 @dataclass(frozen=True)
@@ -207,6 +232,7 @@ class WorkerState:
     scenes: dict[int, np.ndarray] = field(default_factory=dict)
     lookups: dict[int, np.ndarray] = field(default_factory=dict)
     noise: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    fixtures: dict[int, list[CorpusFixture]] = field(default_factory=dict)  # camera id -> its fixtures
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,6 +266,22 @@ def build_corpus_cameras(count: int, seed: int) -> list[CorpusCamera]:
         background_seed = int(random_stream(seed, "corpus_background", camera_id).integers(2**62))
         cameras.append(CorpusCamera(camera, zone_x, effects, background_seed))
     return cameras
+
+
+def build_camera_fixtures(config: CorpusConfig) -> dict[int, list[CorpusFixture]]:
+    """Each camera's fixed occluders, from ``corpus_fixture`` streams (none when the setting is 0)."""
+    fixtures = {}
+    for camera_id in range(1, config.cameras + 1):
+        rng = random_stream(config.seed, "corpus_fixture", camera_id)
+        fixtures[camera_id] = [
+            CorpusFixture(
+                kind=FIXTURE_KINDS[int(rng.integers(len(FIXTURE_KINDS)))],
+                paint_seed=int(rng.integers(2**62)),
+                scene_x=int(rng.integers(0, FRAME_WIDTH)),
+            )
+            for _ in range(config.fixtures_per_camera)
+        ]
+    return fixtures
 
 
 def choose_held_out_identities(config: CorpusConfig) -> frozenset[int]:
@@ -481,6 +523,20 @@ def choose_occluder_kind(rng: np.random.Generator) -> str:
     return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
 
+def fixture_for_crop(state: WorkerState, request: ImageRequest, camera_id: int) -> CorpusFixture | None:
+    """The camera fixture an occluded crop stands behind (a share ``FIXTURE_SHARE`` of them), or None.
+
+    Drawn from its own ``corpus_fixture_choice`` stream, so a corpus without fixtures renders the
+    same bytes as before the setting existed."""
+    fixtures = state.fixtures.get(camera_id)
+    if not fixtures:
+        return None
+    rng = random_stream(state.config.seed, "corpus_fixture_choice", request.person_id, request.image_number)
+    if rng.uniform() >= FIXTURE_SHARE:
+        return None
+    return fixtures[int(rng.integers(len(fixtures)))]
+
+
 def other_identity(state: WorkerState, person_id: int, rng: np.random.Generator) -> Identity:
     """Another identity of the corpus (never ``person_id`` itself), for people in front or behind."""
     offset = int(rng.integers(1, len(state.identities)))
@@ -532,6 +588,9 @@ def compose_crop(
     # The patch keeps the person's rows (the ground under the feet), at a random place along the street.
     frame_y = int(np.clip(origin[1], 0, FRAME_HEIGHT - canvas_height))
     frame_x = int(rng.integers(0, FRAME_WIDTH - canvas_width + 1))
+    fixture = fixture_for_crop(state, request, camera_id) if occluded else None
+    if fixture is not None:
+        frame_x = min(fixture.scene_x, FRAME_WIDTH - canvas_width)
     canvas = scene[frame_y: frame_y + canvas_height, frame_x: frame_x + canvas_width].copy()
     labels = np.zeros((canvas_height, canvas_width), dtype=np.int32)
     depth = sprite.depth
@@ -549,7 +608,10 @@ def compose_crop(
     if occluded:
         kind = choose_occluder_kind(rng)
         person = (amodal[0] - origin[0], amodal[1] - origin[1], amodal[2], amodal[3])
-        if kind == "other_person":
+        if fixture is not None:
+            kind = fixture.kind
+            paint_static_occluder(kind, canvas, labels, person, np.random.default_rng(fixture.paint_seed))
+        elif kind == "other_person":
             other = other_identity(state, identity.person_id, rng)
             front_depth = depth * rng.uniform(0.72, 0.92)
             # Lateral offset so that the other body covers a side of this one (people are ~0.45 m wide).
@@ -639,6 +701,7 @@ def make_worker_state(config: CorpusConfig, root: Path) -> WorkerState:
         held_out=choose_held_out_identities(config),
         root=Path(root),
         pid_digits=max(4, len(str(config.identities))),
+        fixtures=build_camera_fixtures(config),
     )
 
 
@@ -836,6 +899,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--held-out-identities", type=int, default=None,
                         help="identities kept for query/gallery (default 2%% of the identities, at least 2, "
                         "at least 10 from 50 identities)")
+    parser.add_argument("--fixtures-per-camera", type=int, default=defaults.fixtures_per_camera,
+                        help=f"fixed occluders per camera, 0..{MAX_FIXTURES_PER_CAMERA}: {round(100 * FIXTURE_SHARE)}%% of the "
+                        "occluded crops stand behind one of them, as people behind one counter of a "
+                        f"world camera (default {defaults.fixtures_per_camera}: every occluder drawn afresh)")
     parser.add_argument("--contact-sheet", default=None,
                         help="PNG grid of sample identities (default OUT/contact_sheet.png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (default: shown on a terminal)")
@@ -854,6 +921,7 @@ def main(argv: list[str] | None = None) -> int:
             cameras=args.cameras,
             seed=args.seed,
             held_out_identities=args.held_out_identities,
+            fixtures_per_camera=args.fixtures_per_camera,
         ).validated()
         check_output_directory(Path(args.out))
         summary = generate_corpus(args.out, config, workers=args.workers, progress=not args.quiet,
