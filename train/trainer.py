@@ -89,7 +89,7 @@ class Trainer:
             # Channels that die in training carry subnormal floats (BatchNorm running variances,
             # Adam moments, activations); x86 CPUs compute on them many times slower. Measured on
             # the 2-core CPU: a fine-tune's second epoch fell from 1.9 to 0.17 steps/s without this
-            # (models/README.md, step 8). Flushed to zero, they change no result that matters.
+            # (models/README.md, "A third fine-tune"). Flushed to zero, they change no result that matters.
             torch.set_flush_denormal(True)
         torch.manual_seed(config.train.seed)
 

@@ -588,6 +588,8 @@ def compose_crop(
     # The patch keeps the person's rows (the ground under the feet), at a random place along the street.
     frame_y = int(np.clip(origin[1], 0, FRAME_HEIGHT - canvas_height))
     frame_x = int(rng.integers(0, FRAME_WIDTH - canvas_width + 1))
+    # A fixture overrides the column (and below, the kind) after their draws, so the stream stays
+    # aligned with a corpus without fixtures.
     fixture = fixture_for_crop(state, request, camera_id) if occluded else None
     if fixture is not None:
         frame_x = min(fixture.scene_x, FRAME_WIDTH - canvas_width)
