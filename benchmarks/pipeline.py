@@ -38,6 +38,9 @@ def stage_timings(steps: int | None) -> None:
 
     resolve_distance_threshold(config.association, model)
     config.output.videos = False
+    # One stage after the other, so that the busy seconds per stage add up to the run's time (with
+    # detector.run_ahead, decoding and detection overlap the rest: benchmarks/detection_ahead.py).
+    config.detector.run_ahead = False
     extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
     with tempfile.TemporaryDirectory() as output:
         runner = InProcessRunner(config, world_streams(world), extractor, output, progress=False)

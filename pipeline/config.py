@@ -144,6 +144,9 @@ class DetectorConfig:
     device: str = "cpu"
     detections_dir: str | None = None  # for backend "detections": MOTChallenge det/<camera>.txt files
     min_score: float = 0.0
+    # YOLO on recorded files: decode and detect the next steps in a thread (one PyTorch thread) while
+    # the current step is extracted, tracked and associated (pipeline.detection_ahead)
+    run_ahead: bool = True
 
 
 @config_section

@@ -17,6 +17,7 @@ from pathlib import Path
 from pipeline.association import association_settings
 from pipeline.config import PipelineConfig
 from pipeline.detection import build_detector
+from pipeline.detection_ahead import DetectionAhead
 from pipeline.extraction import DetectionFeatures
 from pipeline.live_sources import LiveReader, streams_are_live
 from pipeline.live_status import LiveCameraStatus
@@ -34,7 +35,8 @@ from pipeline.step_driver import RunSummary, StepDone, StepPolicy, drive
 
 
 class InProcessRunner:
-    """Runs every stage in this process, one time step after the other (the default runner).
+    """Runs every stage in this process, one time step after the other (the default runner); on
+    recorded files YOLO detects the next steps in a thread meanwhile (``detector.run_ahead``).
 
     streams: (camera, path or live URL) pairs; extractor: a ``reid.runtime`` part-feature
     extractor; duration_s: live sources stop after this long (default: the config's).
@@ -115,10 +117,29 @@ class InProcessExecutor:
         # reported its frame rate by then (before, its source only knows the default).
         self._trackers: dict[str, TrackingStage] = {}
         self._source_of = {source.camera: source for source in sources}
+        self._ahead: DetectionAhead | None = None
+        self._ahead_seconds = {"decode": 0.0, "detect": 0.0}
+        self._torch_threads: int | None = None
+
+    def _runs_ahead(self) -> bool:
+        """Detect ahead in a thread: recorded files with YOLO (live frames are taken as they come;
+        reading public detections costs nothing)."""
+        detector = self.runner.config.detector
+        return detector.run_ahead and detector.backend == "yolo" and not self.live
 
     def start(self) -> None:
         runner, sources = self.runner, self.reader.sources
         self.detector = build_detector(runner.config.detector, self.cameras)
+        if self._runs_ahead():
+            import torch
+
+            # One PyTorch thread for the detector beside the extractor's: two each oversubscribe the
+            # cores (benchmarks/detection_ahead.py); restored in close().
+            self._torch_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            self._ahead = DetectionAhead(self._iterator, self.detector.detect)
+            self.notes.append("decode and detect ran one step ahead in a thread, beside the other stages "
+                              "(their seconds overlap; detector.run_ahead)")
         extractor = runner.extraction.describe()
         self.association = runner.association_stage(
             runner.association_settings,
@@ -142,13 +163,21 @@ class InProcessExecutor:
 
     def run_step(self, policy: StepPolicy) -> StepDone | None:
         clock = self.clock
-        with clock.measure("decode"):
-            packet = next(self._iterator, None)
-        if packet is None:
-            return None
+        if self._ahead is not None:
+            detected = self._ahead.next_step()
+            if detected is None:
+                return None
+            packet, detections = detected.packet, detected.detections
+            self._ahead_seconds["decode"] += detected.decode_seconds
+            self._ahead_seconds["detect"] += detected.detect_seconds
+        else:
+            with clock.measure("decode"):
+                packet = next(self._iterator, None)
+            if packet is None:
+                return None
+            with clock.measure("detect"):
+                detections = self.detector.detect(list(packet.frames))
         frames = list(packet.frames)
-        with clock.measure("detect"):
-            detections = self.detector.detect(frames)
         features: list[DetectionFeatures | None] = [None] * len(frames)
         if policy.extracts(packet.step):
             with clock.measure("extract"):
@@ -181,11 +210,21 @@ class InProcessExecutor:
         return self._crops
 
     def stage_seconds(self) -> dict[str, float]:
-        return dict(self.clock.seconds)
+        """Busy seconds per stage; with detection ahead, decode and detect ran beside the others."""
+        seconds = dict(self.clock.seconds)
+        for stage, value in self._ahead_seconds.items():
+            seconds[stage] = seconds.get(stage, 0.0) + value
+        return seconds
 
     def close(self) -> None:
         try:
+            if self._ahead is not None:
+                self._ahead.close()
             if self.association is not None:
                 self.association.close()
         finally:
+            if self._torch_threads is not None:
+                import torch
+
+                torch.set_num_threads(self._torch_threads)
             self.reader.close()
