@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -22,29 +21,9 @@ sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installi
 
 def timed_run(run_ahead: bool, steps: int):
     """(wall seconds, tracks, identities, busy seconds per stage) of one run of the demo's first ``steps`` steps."""
-    import torch
+    from benchmarks.pipeline import demo_run
 
-    from pipeline.calibration import resolve_distance_threshold
-    from pipeline.config import DemoConfig, load_pipeline_config
-    from pipeline.demo import ensure_world, shipped_model, world_streams
-    from pipeline.runner import InProcessRunner
-    from reid.runtime import load_extractor
-
-    threads = torch.get_num_threads()
-    config = load_pipeline_config(REPOSITORY / "configs/pipeline/demo.yaml")
-    demo = config.demo or DemoConfig()
-    world = ensure_world(demo)
-    model = shipped_model(demo, config.extractor.backend)
-    resolve_distance_threshold(config.association, model)
-    config.output.videos = False
-    config.detector.run_ahead = run_ahead
-    extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
-    try:
-        with tempfile.TemporaryDirectory() as output:
-            summary = InProcessRunner(config, world_streams(world), extractor, output, progress=False).run(max_steps=steps)
-    finally:
-        extractor.close()
-        torch.set_num_threads(threads)
+    summary, _ = demo_run(steps, run_ahead)
     return summary.seconds, summary.tracks, summary.identities, summary.stage_seconds
 
 

@@ -21,31 +21,36 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 
-def stage_timings(steps: int | None) -> None:
+def demo_run(steps: int | None, run_ahead: bool = False):
+    """One in-process run of the demo's first ``steps`` steps as the demo runs them (its world, config,
+    YOLO and part model; no videos written). -> (``RunSummary``, the extractor's description)."""
+    from pipeline.calibration import resolve_distance_threshold
     from pipeline.config import DemoConfig, load_pipeline_config
     from pipeline.demo import ensure_world, shipped_model, world_streams
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
-    from reid.log_levels import set_verbosity
-
-    set_verbosity("normal")
     config = load_pipeline_config(REPOSITORY / "configs/pipeline/demo.yaml")
     demo = config.demo or DemoConfig()
     world = ensure_world(demo)
     model = shipped_model(demo, config.extractor.backend)  # what the demo runs (its int8 graph on a CPU)
-    from pipeline.calibration import resolve_distance_threshold
-
     resolve_distance_threshold(config.association, model)
     config.output.videos = False
+    config.detector.run_ahead = run_ahead
+    with load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size) as extractor:
+        with tempfile.TemporaryDirectory() as output:
+            summary = InProcessRunner(config, world_streams(world), extractor, output, progress=False).run(max_steps=steps)
+        return summary, extractor.info.describe()
+
+
+def stage_timings(steps: int | None) -> None:
+    from reid.log_levels import set_verbosity
+
+    set_verbosity("normal")
     # One stage after the other, so that the busy seconds per stage add up to the run's time (with
     # detector.run_ahead, decoding and detection overlap the rest: benchmarks/detection_ahead.py).
-    config.detector.run_ahead = False
-    extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
-    with tempfile.TemporaryDirectory() as output:
-        runner = InProcessRunner(config, world_streams(world), extractor, output, progress=False)
-        summary = runner.run(max_steps=steps)
-    print(f"extractor: {extractor.info.describe()}")
+    summary, extractor = demo_run(steps, run_ahead=False)
+    print(f"extractor: {extractor}")
     print(summary.table())
     models = summary.stage_seconds["extract"] + summary.stage_seconds["detect"]
     outside = sum(summary.stage_seconds[s] for s in ("decode", "track", "associate", "write"))
