@@ -55,10 +55,10 @@ def _check_inputs_before_loading(streams: list[tuple[str, str]], model: str, con
         raise UserError(f"public detections directory not found: {detector.detections_dir} (detector.detections_dir)")
 
 
-def _selfcheck(config: str | None) -> int:
+def _selfcheck(config: str | None, overrides: Sequence[str]) -> int:
     from reid.selfcheck import DEFAULT_CONFIG, run_selfcheck
 
-    summary = run_selfcheck(config or DEFAULT_CONFIG)
+    summary = run_selfcheck(config or DEFAULT_CONFIG, overrides=overrides)
     for key, value in summary.items():
         print(f"{key:>20}: {value}")
     print("self-check passed")
@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", metavar="FILE",
                         help="pipeline YAML (configs/pipeline/*.yaml; default with --demo/--world: the demo's); "
                              "with --selfcheck, a model YAML")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="override one setting of the config, by its dotted key, the value read as YAML "
+                             "(repeatable), e.g. --set detector.confidence=0.3 --set output.videos=false")
     parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
                         help="a camera: a video file or an rtsp:// URL (repeatable; default: the config's "
                              "sources.streams)")
@@ -124,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user-facing errors")
     arguments = parser.parse_args(argv)
     if arguments.selfcheck:
-        return _selfcheck(arguments.config)
+        return _selfcheck(arguments.config, arguments.overrides)
     if not (arguments.demo or arguments.world or arguments.config):
         parser.print_help()
         return 2
@@ -142,11 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose), import_libraries=False)
 
     from pipeline.config import DemoConfig, load_pipeline_config
+    from reid.config import overridden_source
     from pipeline.demo import ensure_world, shipped_model, world_streams
 
     progress = not (arguments.no_progress or arguments.quiet)
     config_path = arguments.config or (str(DEMO_CONFIG) if (arguments.demo or arguments.world) else None)
-    config = load_pipeline_config(config_path)
+    config = load_pipeline_config(config_path, arguments.overrides)
+    if arguments.overrides:
+        say("settings changed by --set: " + ", ".join(arguments.overrides))
+    config_source = overridden_source(config_path, arguments.overrides)
     if arguments.detector:
         config.detector.backend = arguments.detector
     if arguments.distance:
@@ -203,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.ray_runner import ExtractorSpec, RayRunner
 
         spec = ExtractorSpec(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
-        runner = RayRunner(config, streams, spec, output, progress=progress, config_source=config_path,
+        runner = RayRunner(config, streams, spec, output, progress=progress, config_source=config_source,
                            duration_s=arguments.duration, address=arguments.ray_address)
         say(f"runner: ray; connecting to {arguments.ray_address or 'a local Ray started for this run'} when the run "
             f"starts; each extractor actor will load {model}")
@@ -226,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             web_server = BackgroundServer(app, arguments.web_host, arguments.web).start()
             say(f"web app on {web_server.url} (live cameras: {web_server.url}live.html)")
         runner = InProcessRunner(
-            config, streams, extractor, output, progress=progress, config_source=config_path,
+            config, streams, extractor, output, progress=progress, config_source=config_source,
             duration_s=arguments.duration, model=model, live_view=live_view,
         )
 

@@ -1,6 +1,6 @@
 """Association quality on synthetic worlds: multi-camera IDF1 of each association variant, side by side.
 
-    python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR]
+    python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR] [--set KEY=VALUE ...]
 
 Per world, detection (the world's public detections, or with ``--detector yolo`` the config's YOLO
 on the videos), feature extraction and tracking run once and
@@ -80,6 +80,15 @@ def record_world(world: Path, model: str, cache: Path, config, config_name: str 
     return recorded
 
 
+def recording_suffix(overrides) -> str:
+    """What tells a cached recording apart when ``--set`` changed detection, extraction or tracking
+    (overrides of ``association.*`` are replayed, not recorded): "" or "_" + 10 hex digits."""
+    import hashlib
+
+    recorded = [override for override in overrides if not override.strip().startswith("association.")]
+    return "_" + hashlib.sha1("\n".join(recorded).encode()).hexdigest()[:10] if recorded else ""
+
+
 def replay(recorded, settings, cameras, output: Path, identity_override=None) -> dict:
     """Run the association stage alone over recorded steps (the MOT files go to ``output``);
     returns the seconds it took and the stage."""
@@ -157,11 +166,15 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--detector", choices=("detections", "yolo"), default="detections",
                         help="the world's public detections (default) or the config's YOLO on the videos")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="override one setting of --config (repeatable), e.g. "
+                             "--set association.splitting.threshold=0.95; overrides outside association: start "
+                             "a recording of their own in the cache")
     parser.add_argument("--threshold-scale", type=float, default=1.0,
                         help="multiply the calibrated thresholds (to study their effect; the pipeline uses 1)")
     arguments = parser.parse_args(argv)
 
-    config = load_pipeline_config(arguments.config)
+    config = load_pipeline_config(arguments.config, arguments.overrides)
     if arguments.detector == "detections":
         config.detector.backend = "detections"
     elif config.detector.backend != "yolo":
@@ -173,7 +186,8 @@ def main(argv=None) -> int:
     for world in arguments.world:
         config.detector.detections_dir = str(world / "det")
         started = time.perf_counter()
-        recorded = record_world(world, arguments.reid, arguments.cache, config, f"{Path(arguments.config).stem}_{arguments.detector}")
+        recorded = record_world(world, arguments.reid, arguments.cache, config,
+                                f"{Path(arguments.config).stem}_{arguments.detector}{recording_suffix(arguments.overrides)}")
         cameras = sorted({frame.camera for _, frames in recorded[1] for frame in frames})
         print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
         for variant in arguments.variants:

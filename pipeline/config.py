@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from dataclasses import field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
-from reid.config import ConfigError, InconsistentSettingsError, build_typed_config, config_section, read_yaml_mapping
+from reid.config import (
+    ConfigError,
+    InconsistentSettingsError,
+    apply_overrides,
+    build_typed_config,
+    config_section,
+    overridden_source,
+    read_yaml_mapping,
+)
 
 
 @config_section
@@ -279,8 +287,11 @@ def distance_name(value: str, source: str) -> str:
     return value
 
 
-def load_pipeline_config(path: str | Path) -> PipelineConfig:
-    values = read_yaml_mapping(path)
+def load_pipeline_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read and validate a pipeline YAML, with ``KEY=VALUE`` overrides (``reid.config.apply_overrides``:
+    ``run_pipeline.py --set``)."""
+    values = apply_overrides(read_yaml_mapping(path), overrides)
+    path = overridden_source(path, overrides)
     association = values.get("association") if isinstance(values, dict) else None
     if isinstance(association, dict) and "distance" in association:
         association["distance"] = distance_name(association["distance"], f"{path}: association.distance")

@@ -315,6 +315,44 @@ def read_yaml_mapping(path: str | Path) -> dict:
     return values
 
 
-def load_config(path: str | Path) -> ReIDConfig:
-    """Read and validate a YAML configuration file."""
-    return config_from_dict(read_yaml_mapping(path), source=str(path))
+def apply_overrides(values: dict, overrides: Sequence[str]) -> dict:
+    """``values`` (a configuration mapping, changed in place and returned) with each ``KEY=VALUE`` of
+    ``overrides`` set: KEY is a dotted path (``detector.confidence``; missing sections are created),
+    VALUE is read as YAML (``0.3`` a number, ``true`` a boolean, ``[1, 2]`` a list, ``null`` unset,
+    anything else text). The later of two overrides of one key wins. Whether the key exists and the
+    value fits is checked afterwards, with the file, by the typed configuration.
+
+    A malformed override (no ``=``, an empty key part, a path through a value that is not a section,
+    a value that is not valid YAML) is a one-line ``ConfigError``."""
+    for override in overrides:
+        key, separator, text = override.partition("=")
+        key = key.strip()
+        parts = key.split(".")
+        if not separator or not key or any(not part.strip() for part in parts):
+            raise ConfigError(f"--set {override!r}: expected KEY=VALUE with a dotted KEY, e.g. detector.confidence=0.3")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {override!r}: the value is not valid YAML (quote text that holds ':' or '#')") from None
+        section = values
+        for depth, part in enumerate(parts[:-1]):
+            child = section.setdefault(part, {})
+            if child is None:
+                child = section[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"--set {override!r}: '{where}' is a value ({child!r}), not a section")
+            section = child
+        section[parts[-1]] = value
+    return values
+
+
+def overridden_source(path: str | Path, overrides: Sequence[str]) -> str:
+    """How errors name a configuration file read with overrides: ``FILE`` or ``FILE with --set A=1 --set B=2``."""
+    return str(path) + "".join(f" --set {override}" for override in overrides).replace(" --set", " with --set", 1)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ReIDConfig:
+    """Read and validate a YAML configuration file, with ``KEY=VALUE`` overrides (``apply_overrides``)."""
+    values = apply_overrides(read_yaml_mapping(path), overrides)
+    return config_from_dict(values, source=overridden_source(path, overrides))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -15,11 +16,14 @@ from reid.part_labels import pixel_part_labels
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "model" / "small_synthetic.yaml"
 
 
-def run_selfcheck(config_path: str | Path = DEFAULT_CONFIG, batch_size: int = 8, seed: int = 0) -> dict:
-    """Returns a summary dict; raises if any output breaks the contracts."""
+def run_selfcheck(
+    config_path: str | Path = DEFAULT_CONFIG, batch_size: int = 8, seed: int = 0, overrides: Sequence[str] = ()
+) -> dict:
+    """Returns a summary dict; raises if any output breaks the contracts. overrides: ``KEY=VALUE``
+    settings over the YAML's (``reid.config.apply_overrides``)."""
     torch.manual_seed(seed)
     started = time.perf_counter()
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     num_identities = batch_size // 2
     model = build_model(config, pretrained=False, num_classes=num_identities)
     images = torch.randn(batch_size, 3, config.input.height, config.input.width)

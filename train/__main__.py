@@ -19,6 +19,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test-dataset", help="evaluate on this dataset instead (default: train.test_dataset or --dataset)")
     parser.add_argument("--output", default="runs/train", help="where checkpoints, logs and results go")
     parser.add_argument("--epochs", type=int, help="override train.epochs")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="override one setting of --config by its dotted key, the value read as YAML "
+                             "(repeatable), e.g. --set input.height=256 --set input.width=128")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
     parser.add_argument("--initial-weights", metavar="CHECKPOINT",
                         help="fine-tune: start from this checkpoint's network weights (overrides train.initial_weights)")
@@ -35,10 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     output = Path(arguments.output)
     if arguments.resume:
+        if arguments.overrides:
+            raise UserError("--set changes a new run's config; --resume continues with the run's own")
         last = output / "last.pt"
         config = checkpoint_config(read_checkpoint(last), source=str(last))
     elif arguments.config:
-        config = load_config(arguments.config)
+        config = load_config(arguments.config, arguments.overrides)
     else:
         raise UserError("--config is required (or --resume with an existing OUTPUT/last.pt)")
     if arguments.epochs is not None:
