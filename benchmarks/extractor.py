@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from reid.export import tensorrt_status
-    from reid.runtime.onnxruntime_backend import cpu_core_count
+    from reid.cpu_cores import cpu_core_count
 
     models = [name.strip() for name in arguments.models.split(",") if name.strip()]
     unknown = [name for name in models if name not in MODELS]

@@ -42,7 +42,9 @@ def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
 
         shutil.rmtree(partial)
     say(f"generating the demo world in {directory} (once)")
-    generate_world(partial, config, progress=progress)
+    from reid.cpu_cores import cpu_core_count
+
+    generate_world(partial, config, progress=progress, workers=cpu_core_count())
     partial.replace(directory)
     return directory
 

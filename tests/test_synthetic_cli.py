@@ -36,6 +36,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         (["--seed", "-1"], "seed"),
         (["--identities", "many"], "identities"),
         (["--frames", "3"], "--frames"),
+        (["--workers", "0"], "--workers must be at least 1"),
     ],
 )
 def test_bad_numbers_give_one_line_and_exit_code_2(tmp_path, args, expected):

@@ -1,4 +1,4 @@
-"""Same seed, same world, byte for byte; another seed, another world."""
+"""Same seed, same world, byte for byte (rendered here or by worker processes); another seed, another world."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pipeline.synthetic import WorldConfig, generate_world
 
 CONFIG = WorldConfig(cameras=2, identities=8, seconds=30, fps=3, width=320, height=180, seed=5)
-COMPARED = ("gt", "det", "reid", "reid_occluded")
+COMPARED = ("videos", "gt", "det", "reid", "reid_occluded")
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -25,13 +25,15 @@ def _files(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def first_and_second(tmp_path_factory):
     first = generate_world(tmp_path_factory.mktemp("first"), CONFIG, progress=False)
-    second = generate_world(tmp_path_factory.mktemp("second"), CONFIG, progress=False)
+    # the second one's cameras rendered side by side in two spawned processes
+    second = generate_world(tmp_path_factory.mktemp("second"), CONFIG, progress=False, workers=2)
     return _files(first.root), _files(second.root)
 
 
-def test_same_seed_gives_identical_ground_truth_labels_and_images(first_and_second):
+def test_same_seed_gives_identical_videos_ground_truth_labels_and_images_whatever_the_workers(first_and_second):
     first, second = first_and_second
     assert first.keys() == second.keys()
+    assert {"videos/cam1.mp4", "videos/cam2.mp4"} <= first.keys()
     assert any(name.endswith(".npy") for name in first) and any(name.endswith(".jpg") for name in first)
     assert any(name.startswith("gt/") for name in first)
     different = [name for name in first if first[name] != second[name]]

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reid-sample-seconds", type=float, default=DEFAULTS.reid_sample_seconds,
                         help="one ReID crop per person track every this many seconds")
     parser.add_argument("--no-videos", action="store_true", help="skip writing the mp4 files")
+    parser.add_argument("--workers", type=int,
+                        help="processes rendering the cameras side by side (default: the usable cores, at most "
+                             "one per camera); the world is the same for any number")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser
@@ -53,11 +56,16 @@ def main(argv: list[str] | None = None) -> int:
             reid_sample_seconds=args.reid_sample_seconds,
             write_videos=not args.no_videos,
         ).validated()
+        if args.workers is not None and args.workers < 1:
+            raise WorldConfigError(f"--workers must be at least 1, got {args.workers}")
         prepare_output_directory(args.out)
         # Imported only now: the renderer pulls in the project's part tables (and their imports).
         from pipeline.synthetic.world import generate_world
 
-        world = generate_world(args.out, config, progress=not args.quiet)
+        from reid.cpu_cores import cpu_core_count
+
+        workers = args.workers if args.workers is not None else cpu_core_count()
+        world = generate_world(args.out, config, progress=not args.quiet, workers=workers)
     except (WorldConfigError, WorldOutputError, OSError) as error:
         if args.debug:
             traceback.print_exc()

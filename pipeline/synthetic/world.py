@@ -12,8 +12,11 @@ Layout of ``out_dir``::
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import time
 from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,6 +96,81 @@ def _render_camera(
     return rows, len(detections), crops
 
 
+class _QueueProgress:
+    """A worker's progress: frames rendered, sent to the parent's bar through a queue (every 10)."""
+
+    def __init__(self, sink):
+        self.sink, self.pending = sink, 0
+
+    def update(self, frames: int) -> None:
+        self.pending += frames
+        if self.pending >= 10:
+            self.sink.put(self.pending)
+            self.pending = 0
+
+    def flush(self) -> None:
+        if self.pending:
+            self.sink.put(self.pending)
+            self.pending = 0
+
+
+_worker_progress: _QueueProgress | None = None
+
+
+def _start_render_worker(progress_queue) -> None:
+    global _worker_progress
+    cv2.setNumThreads(1)  # the cameras are the parallelism: one thread each
+    _worker_progress = _QueueProgress(progress_queue) if progress_queue is not None else None
+
+
+def _render_camera_in_worker(plan: WorldPlan, camera_id: int, out: str):
+    try:
+        return _render_camera(plan, camera_id, Path(out), _worker_progress)
+    finally:
+        if _worker_progress is not None:
+            _worker_progress.flush()
+
+
+def _render_cameras(plan: WorldPlan, out: Path, bar, workers: int) -> list[tuple[list[GroundTruthRow], int, list[CropSample]]]:
+    """``_render_camera`` for every camera, in camera order; ``workers`` > 1: that many processes
+    (spawned: nothing of the caller's threads or libraries is inherited), each camera on its own
+    random streams, so the world is the same byte for byte whatever the number of workers."""
+    cameras = [camera.camera_id for camera in plan.layout.cameras]
+    if workers <= 1 or len(cameras) <= 1:
+        results = []
+        for camera_id in cameras:
+            if bar is not None:
+                bar.set_postfix_str(f"cam{camera_id}")
+            results.append(_render_camera(plan, camera_id, out, bar))
+        return results
+    context = multiprocessing.get_context("spawn")
+    progress_queue = context.Queue() if bar is not None else None
+    with ProcessPoolExecutor(min(workers, len(cameras)), mp_context=context, initializer=_start_render_worker,
+                             initargs=(progress_queue,)) as executor:
+        futures = [executor.submit(_render_camera_in_worker, plan, camera_id, str(out)) for camera_id in cameras]
+        pending = set(futures)
+        try:
+            while pending:
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(progress_queue, bar)
+            _drain(progress_queue, bar)
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _drain(progress_queue, bar) -> None:
+    if progress_queue is None:
+        return
+    while True:
+        try:
+            bar.update(progress_queue.get_nowait())
+        except queue.Empty:
+            return
+
+
 def _transit_times(plan: WorldPlan, rows_by_camera: dict[int, list[GroundTruthRow]]) -> tuple[TransitTime, ...]:
     fps = plan.config.fps
     spans: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # pid -> (first, last, camera)
@@ -133,8 +211,14 @@ def _reid_summary(root: str, layout_name: str, suffix: str, layout: dict[str, li
     )
 
 
-def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig(), progress: bool = True) -> World:
-    """Render and write a whole world into ``out_dir``; returns what ``load_world(out_dir)`` reads back."""
+def generate_world(
+    out_dir: str | Path, config: WorldConfig = WorldConfig(), progress: bool = True, workers: int = 1
+) -> World:
+    """Render and write a whole world into ``out_dir``; returns what ``load_world(out_dir)`` reads back.
+
+    workers: processes that render the cameras side by side (at most one per camera; the output is
+    the same for any number). 1 renders them here, one after the other: worth it for small worlds,
+    where starting a process costs more than it saves."""
     started = time.perf_counter()
     config = config.validated()
     out = prepare_output_directory(out_dir)
@@ -144,12 +228,11 @@ def generate_world(out_dir: str | Path, config: WorldConfig = WorldConfig(), pro
     detection_counts: dict[int, int] = {}
     samples: list[CropSample] = []
     with bar:
-        for camera in plan.layout.cameras:
-            bar.set_postfix_str(f"cam{camera.camera_id}")
-            rows, detection_count, crops = _render_camera(plan, camera.camera_id, out, bar if progress else None)
-            rows_by_camera[camera.camera_id] = rows
-            detection_counts[camera.camera_id] = detection_count
-            samples.extend(crops)
+        rendered = _render_cameras(plan, out, bar if progress else None, workers)
+    for camera, (rows, detection_count, crops) in zip(plan.layout.cameras, rendered):
+        rows_by_camera[camera.camera_id] = rows
+        detection_counts[camera.camera_id] = detection_count
+        samples.extend(crops)
 
     train_ids, test_ids = split_identities(samples, config.test_fraction, config.seed)
     duke = duke_layout(samples, train_ids, test_ids, config.seed)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from reid.cpu_cores import cpu_core_count
 from reid.errors import UserError
 from reid.model_signature import INPUT_NAME, OUTPUT_NAMES, ModelSignature
 from reid.features import PartFeatures
@@ -15,14 +15,6 @@ from reid.runtime.extractor import ExtractorInfo, PartFeatureExtractor
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
-
-
-def cpu_core_count() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def available_providers() -> list[str]:
