@@ -349,7 +349,9 @@ def apply_overrides(values: dict, overrides: Sequence[str]) -> dict:
 
 def overridden_source(path: str | Path, overrides: Sequence[str]) -> str:
     """How errors name a configuration file read with overrides: ``FILE`` or ``FILE with --set A=1 --set B=2``."""
-    return str(path) + "".join(f" --set {override}" for override in overrides).replace(" --set", " with --set", 1)
+    if not overrides:
+        return str(path)
+    return f"{path} with " + " ".join(f"--set {override}" for override in overrides)
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ReIDConfig:

@@ -92,7 +92,7 @@ def test_model_config_overrides():
         load_config(path, ["model.ema_groups=7"])
 
 
-def test_the_shipped_256x128_variant_is_the_corpus_config_with_three_overrides():
+def test_the_shipped_256x128_variant_is_its_base_config_with_the_settings_it_changes():
     """The variant file written out in full (configs/model/small_synthetic_finetune_256x128.yaml) and
     its base file with --set give the same configuration."""
     variant = load_config(CONFIG_DIR / "model" / "small_synthetic_finetune_256x128.yaml")
