@@ -28,10 +28,9 @@ QUERY_SETS = (("holistic", "synthetic"), ("occluded", "synthetic_occluded"))
 
 def _fresh_world(seed: int, cameras: int, identities: int, directory: Path) -> Path:
     from pipeline.synthetic import WorldConfig, generate_world
-    from reid.cpu_cores import cpu_core_count
 
     config = WorldConfig(cameras=cameras, identities=identities, seconds=60, fps=10, seed=seed, write_videos=False)
-    generate_world(directory, config, progress=False, workers=cpu_core_count())
+    generate_world(directory, config, progress=False, workers=None)
     return directory
 
 

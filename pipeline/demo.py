@@ -42,9 +42,7 @@ def ensure_world(demo: DemoConfig, progress: bool = True) -> Path:
 
         shutil.rmtree(partial)
     say(f"generating the demo world in {directory} (once)")
-    from reid.cpu_cores import cpu_core_count
-
-    generate_world(partial, config, progress=progress, workers=cpu_core_count())
+    generate_world(partial, config, progress=progress, workers=None)  # the cameras side by side, one per core
     partial.replace(directory)
     return directory
 

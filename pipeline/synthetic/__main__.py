@@ -62,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         # Imported only now: the renderer pulls in the project's part tables (and their imports).
         from pipeline.synthetic.world import generate_world
 
-        from reid.cpu_cores import cpu_core_count
-
-        workers = args.workers if args.workers is not None else cpu_core_count()
-        world = generate_world(args.out, config, progress=not args.quiet, workers=workers)
+        world = generate_world(args.out, config, progress=not args.quiet, workers=args.workers)
     except (WorldConfigError, WorldOutputError, OSError) as error:
         if args.debug:
             traceback.print_exc()

@@ -212,13 +212,17 @@ def _reid_summary(root: str, layout_name: str, suffix: str, layout: dict[str, li
 
 
 def generate_world(
-    out_dir: str | Path, config: WorldConfig = WorldConfig(), progress: bool = True, workers: int = 1
+    out_dir: str | Path, config: WorldConfig = WorldConfig(), progress: bool = True, workers: int | None = 1
 ) -> World:
     """Render and write a whole world into ``out_dir``; returns what ``load_world(out_dir)`` reads back.
 
     workers: processes that render the cameras side by side (at most one per camera; the output is
-    the same for any number). 1 renders them here, one after the other: worth it for small worlds,
-    where starting a process costs more than it saves."""
+    the same for any number); None: as many as this process has usable cores. 1 renders them here,
+    one after the other: worth it for small worlds, where starting a process costs more than it saves."""
+    if workers is None:
+        from reid.cpu_cores import cpu_core_count
+
+        workers = cpu_core_count()
     started = time.perf_counter()
     config = config.validated()
     out = prepare_output_directory(out_dir)
