@@ -4,7 +4,8 @@
 
 Per world, detection (the world's public detections, or with ``--detector yolo`` the config's YOLO
 on the videos), feature extraction and tracking run once and
-their per-step output is cached (``--cache``, default ``~/.cache/bpsema/association_quality``);
+their per-step output is cached (``--cache``, default ``~/.cache/bpsema/association_quality``; one
+recording per world, model file content, config and detector);
 then the association stage alone is replayed per variant and scored with ``pipeline.mtmc_evaluation``:
 
 - ``online``: online decisions only (no refine, no gap filling);
@@ -59,7 +60,10 @@ def record_world(world: Path, model: str, cache: Path, config, config_name: str 
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
-    path = cache / f"{world.resolve().name}_{Path(model).name}_{config_name}.pickle"
+    from reid.checkpoint import file_sha256
+
+    # the model's bytes name the recording: a retrained or refitted model at the same path records afresh
+    path = cache / f"{world.resolve().name}_{Path(model).name}_{file_sha256(model)[:10]}_{config_name}.pickle"
     if path.is_file():
         with open(path, "rb") as handle:
             return pickle.load(handle)

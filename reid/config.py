@@ -26,6 +26,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 BackboneName = Literal["resnet50", "resnet50_ibn", "hrnet_w32", "resnet18", "resnet10t"]
+# What the classifier visibility rule reads from the probability maps (reid.modules.part_visibility_classifier).
+VisibilityClassifierInput = Literal["probability", "log_probability"]
 
 
 class ConfigError(UserError):
@@ -77,6 +79,10 @@ class ModelConfig:
     # part's highest probability on the map) or "attention_mass" (its mean probability over the map).
     visibility_score: Literal["max_probability", "attention_mass"] = "max_probability"
     visibility_threshold: float = 0.5
+    # What the classifier rule reads from the K+1 probability maps: the "probability" itself or its
+    # "log_probability" (log of probability + reid.modules.part_visibility_classifier.LOG_PROBABILITY_FLOOR).
+    # Checkpoints fitted before the choice existed read the probability.
+    visibility_classifier_input: VisibilityClassifierInput = "probability"
 
 
 @config_section

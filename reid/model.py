@@ -109,7 +109,7 @@ class BPSEMA(nn.Module):
             self.register_buffer("visibility_thresholds", torch.full((model.num_parts,), model.visibility_threshold))
         if model.visibility == "classifier":
             # K linear classifiers over the probability maps; fitted after training, saved with the weights.
-            self.visibility_classifier = PartVisibilityClassifier(model.num_parts)
+            self.visibility_classifier = PartVisibilityClassifier(model.num_parts, model.visibility_classifier_input)
 
     def forward(self, images: torch.Tensor) -> ModelOutput:
         """images: float [N, 3, H, W], normalised -> ``ModelOutput``."""

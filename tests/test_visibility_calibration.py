@@ -4,6 +4,7 @@ model and its export, the label-side visibility in the part losses (hand-compute
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from reid.visibility_calibration import balanced_accuracy, fit_visibility_thresholds, label_part_visibility
@@ -119,21 +120,25 @@ def test_a_part_seen_in_one_class_only_is_always_or_never_visible():
     assert (((features @ weight[2] + bias[2]) >= 0) == truth[:, 2]).float().mean() >= 0.6
 
 
-def test_the_classifier_rule_reads_the_probability_maps_and_exports_it(tmp_path):
-    """Visible where the fitted classifier's logit is >= 0; the score is its sigmoid; the
-    foreground stays visible; the ONNX graph gives the same answer."""
+@pytest.mark.parametrize("classifier_input", ["probability", "log_probability"])
+def test_the_classifier_rule_reads_the_probability_maps_and_exports_it(tmp_path, classifier_input):
+    """Visible where the fitted classifier's logit is >= 0 (on the probabilities, or on
+    log(probability + 1e-3)); the score is its sigmoid; the foreground stays visible; the ONNX graph
+    gives the same answer."""
     from reid.export.onnx_export import export_onnx
     from reid.model import build_model
-    from reid.modules.part_visibility_classifier import visibility_classifier_features
 
     torch.manual_seed(0)
-    model = build_model(small_config(visibility="classifier"), pretrained=False).eval()
+    model = build_model(small_config(visibility="classifier", visibility_classifier_input=classifier_input),
+                        pretrained=False).eval()
     images = torch.randn(6, 3, 128, 64)
     with torch.no_grad():
         model.body_part_attention.pixel_classifier[1].weight.mul_(300)
         unfitted = model(images)
         assert unfitted.visibility.all()  # zero weights: every part visible
-        features = visibility_classifier_features(unfitted.part_attention)  # [6, 9*16*8]
+        # the 8x4 map of this configuration, resized to 16x8 -> [6, 9*16*8]
+        maps = torch.nn.functional.interpolate(unfitted.part_attention, size=(16, 8), mode="bilinear").flatten(1)
+        features = torch.log(maps + 0.001) if classifier_input == "log_probability" else maps
         assert features.shape == (6, 9 * 16 * 8)
         weight = torch.randn(8, features.shape[1])
         raw = features @ weight.T  # [6, 8]
@@ -147,7 +152,7 @@ def test_the_classifier_rule_reads_the_probability_maps_and_exports_it(tmp_path)
     assert torch.equal(output.visibility[:, 1:], expected)
     assert output.visibility[:, 0].all()
     assert 0 < expected.sum() < expected.numel()
-    assert torch.allclose(output.visibility_scores[:, 1:], torch.sigmoid(logits), atol=1e-5)
+    assert torch.allclose(output.visibility_scores[:, 1:], torch.sigmoid(logits), atol=1e-4)  # logits up to 30
     assert (logits.abs() > 1e-3).all()  # no logit sits on the boundary
 
     import onnxruntime
@@ -191,3 +196,68 @@ def test_calibrating_the_classifier_rule_fits_it_on_labelled_crops(tmp_path):
     head, feet = model.part_names.index("head"), model.part_names.index("left_feet")
     assert weight[feet].abs().sum() > 0 and weight[head].abs().sum() == 0 and bias[head] > 0
     assert load_model(checkpoint)(torch.zeros(1, 3, 128, 64)).visibility[0, 1 + head]
+
+
+def test_the_log_probability_input_is_the_logarithm_above_a_floor():
+    """By hand: probabilities 0, 0.5 and 1 read as log(0.001), log(0.501), log(1.001); an unknown
+    input is refused."""
+    from reid.modules.part_visibility_classifier import PartVisibilityClassifier, visibility_classifier_features
+
+    maps = torch.zeros(1, 9, 16, 8)
+    maps[0, 0, 0, 0], maps[0, 1, 0, 0] = 0.5, 1.0
+    features = visibility_classifier_features(maps, "log_probability")
+    assert math.isclose(features[0, 0].item(), math.log(0.501), rel_tol=1e-6)
+    assert math.isclose(features[0, 16 * 8].item(), math.log(1.001), abs_tol=1e-6)  # float32
+    assert math.isclose(features[0, 1].item(), math.log(0.001), rel_tol=1e-6)
+    assert torch.equal(visibility_classifier_features(maps), maps.flatten(1))
+    with pytest.raises(ValueError, match="log_probability"):
+        PartVisibilityClassifier(8, "logit")
+
+
+def _labelled_world(root, seed: int, visibility_of) -> None:
+    """A tiny Occluded-Duke-layout world with part labels and an annotations.csv whose visibility
+    column is ``visibility_of(index)`` for the index-th image (in sorted order)."""
+    from tests.reid_dataset_factory import write_duke_layout
+
+    directory = write_duke_layout(root / "reid_occluded", range(6), range(6, 8),
+                                  label_suffix=".jpg.confidence_fields.npy", seed=seed)
+    images = sorted(path.relative_to(directory).as_posix() for path in directory.glob("*/*.jpg"))
+    lines = ["split,image,person_id,camera_id,frame,x,y,w,h,visibility"]
+    for index, image in enumerate(images):
+        lines.append(f"{image.split('/')[0]},{image},1,1,1,0,0,10,20,{visibility_of(index):.4f}")
+    (directory / "annotations.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_calibrating_on_the_occluded_crops_of_several_splits(tmp_path, capsys):
+    """--split train query gallery --below-visibility 0.7 fits on exactly the crops annotated below
+    0.7 (every third crop here, 11 of the world's 32), and --classifier-input is written into the
+    checkpoint's config; a world without annotations.csv is one error line, exit code 2, and the
+    checkpoint is left as it was."""
+    from reid.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from reid.model import build_model
+    from train.calibrate_visibility import main
+
+    _labelled_world(tmp_path / "world", 0, lambda index: 0.5 if index % 3 == 0 else 0.9)
+    model = build_model(small_config(visibility="calibrated"), pretrained=False).eval()
+    checkpoint = save_checkpoint(tmp_path / "model.pt", model)
+    before = checkpoint.read_bytes()
+    arguments = ["--checkpoint", str(checkpoint), "--dataset", "synthetic_occluded", "--rule", "classifier",
+                 "--split", "train", "query", "gallery", "--classifier-input", "log_probability"]
+    assert main([*arguments, "--below-visibility", "0.7", "--data-root", str(tmp_path / "world")]) == 0
+    output = capsys.readouterr().out
+    assert "fitted on 11 train + query + gallery (visible share below 0.7) crops of 1 dataset(s), reading the log probability" in output
+    payload = read_checkpoint(checkpoint)
+    assert payload["config"]["model"]["visibility_classifier_input"] == "log_probability"
+    assert load_model(checkpoint).visibility_classifier.classifier_input == "log_probability"
+
+    from reid.errors import run_command_line
+    from tests.reid_dataset_factory import write_duke_layout
+
+    unannotated = tmp_path / "unannotated"
+    write_duke_layout(unannotated / "reid_occluded", range(4), range(4, 6), label_suffix=".jpg.confidence_fields.npy")
+    fitted = checkpoint.read_bytes()
+    assert fitted != before
+    code = run_command_line(main, [*arguments, "--below-visibility", "0.7", "--data-root", str(unannotated)])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1 and "has no annotations.csv" in error[0]
+    assert checkpoint.read_bytes() == fitted

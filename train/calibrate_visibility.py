@@ -1,27 +1,33 @@
 """python -m train.calibrate_visibility --checkpoint FILE --dataset NAME --data-root DIR [--data-root DIR ...]
-[--rule calibrated|classifier] [--split query] [--score attention_mass]
+[--rule calibrated|classifier] [--split train query gallery] [--below-visibility 0.7]
+[--classifier-input log_probability] [--score attention_mass]
 
 Fits the visibility rule of a checkpoint on labelled crops and writes it into the checkpoint in
 place (a training checkpoint keeps its training state): per-part thresholds on one score
 (``--rule calibrated``, the default for a checkpoint that has no fitted rule yet) or per-part
-linear classifiers over the pixel classifier's probability maps (``--rule classifier``). The crops
-come from the named split (``--split``, default ``train``) of every ``--data-root`` (worlds or
-corpora of a training seed namespace), at most ``--max-samples`` drawn reproducibly. ``--score``
-sets the score the thresholds apply to. Prints the per-part balanced accuracy on the crops used.
+linear classifiers over the pixel classifier's probability maps or their logarithm (``--rule
+classifier``, ``--classifier-input``). The crops come from the named splits (``--split``, default
+``train``) of every ``--data-root`` (worlds or corpora of a training seed namespace), only those
+whose annotated visible share is below ``--below-visibility`` when it is given (the worlds' own
+rule for occluded queries is 0.7), at most ``--max-samples`` drawn reproducibly. ``--score`` sets
+the score the thresholds apply to. Prints the per-part balanced accuracy on the crops used.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from pathlib import Path
 from typing import Sequence
 
+from reid.config import VisibilityClassifierInput
 from reid.errors import UserError, run_command_line
 
 SCORES = ("max_probability", "attention_mass")
 RULES = ("calibrated", "classifier")
 SPLITS = ("train", "query", "gallery")
+CLASSIFIER_INPUTS = typing.get_args(VisibilityClassifierInput)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="directory holding the dataset folder (or a corpus/world); repeatable")
     parser.add_argument("--rule", choices=RULES, help="visibility rule to fit (default: the checkpoint's fitted "
                         "rule, else calibrated)")
-    parser.add_argument("--split", choices=SPLITS, default="train", help="which split's crops to fit on (default train)")
+    parser.add_argument("--split", choices=SPLITS, nargs="+", default=["train"],
+                        help="which splits' crops to fit on (default train)")
+    parser.add_argument("--below-visibility", type=float, metavar="V",
+                        help="only crops whose annotations.csv gives a visible share below V (synthetic worlds "
+                        "and corpora), e.g. 0.7: the worlds' occluded crops")
+    parser.add_argument("--classifier-input", choices=CLASSIFIER_INPUTS,
+                        help="with --rule classifier: what the classifiers read, the probability maps or their "
+                        "logarithm (default: the checkpoint's setting, else probability)")
     parser.add_argument("--classifier-l2", type=float,
                         help="with --rule classifier: L2 penalty of the classifiers' weights (default: "
                         "reid.visibility_calibration.DEFAULT_CLASSIFIER_L2)")
@@ -45,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--max-samples must be at least 50, got {arguments.max_samples}")
     if arguments.classifier_l2 is not None and not arguments.classifier_l2 > 0:
         raise UserError(f"--classifier-l2 must be positive, got {arguments.classifier_l2}")
+    if arguments.below_visibility is not None and not 0 < arguments.below_visibility <= 1:
+        raise UserError(f"--below-visibility must be in (0, 1], got {arguments.below_visibility}")
 
     import torch
 
@@ -52,18 +67,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reid.config import config_from_dict
     from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
     from reid.visibility_calibration import DEFAULT_CLASSIFIER_L2
-    from train.datasets import load_dataset
+    from train.datasets import load_dataset, samples_below_visibility
     from train.part_visibility import calibrate_visibility
     from train.trainer import augmentation_settings
 
     payload = read_checkpoint(arguments.checkpoint)
     datasets = [load_dataset(arguments.dataset, root) for root in arguments.data_root]
-    samples = [sample for dataset in datasets for sample in getattr(dataset, arguments.split)]
+    splits = list(dict.fromkeys(arguments.split))
+    samples = [sample for dataset in datasets for split in splits for sample in getattr(dataset, split)]
+    if arguments.below_visibility is not None:
+        samples = [sample for dataset in datasets
+                   for sample in samples_below_visibility(dataset, splits, arguments.below_visibility)]
+    what = " + ".join(splits) + (f" (visible share below {arguments.below_visibility:g})"
+                                 if arguments.below_visibility is not None else "")
     if not samples:
-        raise UserError(f"dataset '{arguments.dataset}' has no {arguments.split} split to calibrate on")
+        raise UserError(f"dataset '{arguments.dataset}' has no {what} crops to calibrate on")
     config = config_from_dict(payload["config"], source=str(arguments.checkpoint))
     fitted_rule = config.model.visibility if config.model.visibility in RULES else "calibrated"
     config.model.visibility = arguments.rule or fitted_rule
+    if arguments.classifier_input is not None:
+        if config.model.visibility != "classifier":
+            raise UserError("--classifier-input applies to --rule classifier only")
+        config.model.visibility_classifier_input = arguments.classifier_input
     if arguments.score:
         config.model.visibility_score = arguments.score
     model = BPSEMA(config, pretrained=False, num_classes=payload["num_classes"])
@@ -80,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       max_samples=arguments.max_samples, seed=arguments.seed,
                                       classifier_l2=arguments.classifier_l2 or DEFAULT_CLASSIFIER_L2)
     print(report.table())
-    print(f"fitted on {min(len(samples), arguments.max_samples)} {arguments.split} crops of {len(datasets)} dataset(s)")
+    print(f"fitted on {min(len(samples), arguments.max_samples)} {what} crops of {len(datasets)} dataset(s)"
+          + (f", reading the {config.model.visibility_classifier_input.replace('_', ' ')}"
+             if config.model.visibility == "classifier" else ""))
     if config.model.visibility == "calibrated":
         print("thresholds:", ", ".join(f"{name} {value:.4f}" for name, value in zip(model.part_names, model.visibility_thresholds.tolist())))
     epoch = int(payload.get("epoch", 0))

@@ -16,6 +16,7 @@ Part labels (36-channel confidence fields, ``[36, h, w]`` float ``.npy``) live w
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,3 +177,36 @@ def load_dataset(name: str, data_root: str | Path) -> ReIDDataset:
         if not samples:
             raise UserError(f"dataset '{name}': split '{split}' under {directory} has no images")
     return ReIDDataset(name, directory, train, query, gallery)
+
+
+CROP_ANNOTATIONS_FILE = "annotations.csv"
+
+
+def crop_visibility(dataset: ReIDDataset) -> dict[Path, float]:
+    """Each crop's visible share of the body, from the ``annotations.csv`` that synthetic worlds and
+    corpora write beside their splits (columns ``image``, relative to the dataset directory, and
+    ``visibility``); keyed by the image's path as the dataset's samples hold it. Datasets without
+    that file (the real ones) are one error line."""
+    path = Path(dataset.directory) / CROP_ANNOTATIONS_FILE
+    if not path.is_file():
+        raise UserError(f"dataset '{dataset.name}' has no {CROP_ANNOTATIONS_FILE} under {dataset.directory} "
+                        "(synthetic worlds and corpora write one; the real datasets do not)")
+    with open(path, newline="", encoding="ascii") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not {"image", "visibility"} <= set(rows[0]):
+        raise UserError(f"{path}: needs the columns 'image' and 'visibility'")
+    return {Path(dataset.directory) / row["image"]: float(row["visibility"]) for row in rows}
+
+
+def samples_below_visibility(dataset: ReIDDataset, splits: list[str], below_visibility: float) -> list[ReIDSample]:
+    """The samples of ``splits`` (``train``, ``query``, ``gallery``) whose annotated visible share
+    (``crop_visibility``) is below ``below_visibility``, in split order."""
+    visibility = crop_visibility(dataset)
+    chosen = []
+    for split in splits:
+        for sample in getattr(dataset, split):
+            if sample.image_path not in visibility:
+                raise UserError(f"{sample.image_path} is not listed in {Path(dataset.directory) / CROP_ANNOTATIONS_FILE}")
+            if visibility[sample.image_path] < below_visibility:
+                chosen.append(sample)
+    return chosen

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from reid.model import BPSEMA, ModelOutput
-from reid.modules.part_visibility_classifier import visibility_classifier_features
 from reid.visibility_calibration import (
     DEFAULT_CLASSIFIER_L2,
     balanced_accuracy,
@@ -123,8 +122,8 @@ def calibrate_visibility(
     if rule == "classifier":
         maps = concatenated_test_outputs(model, chosen, settings, lambda output: output.part_attention, "part maps",
                                          batch_size, num_workers, progress)  # [N, K+1, h, w]
-        weight, bias = fit_visibility_classifier(visibility_classifier_features(maps), truth, l2=classifier_l2)
         classifier = model.visibility_classifier
+        weight, bias = fit_visibility_classifier(classifier.features(maps), truth, l2=classifier_l2)
         classifier.visibility_classifier_weight.copy_(weight.to(classifier.visibility_classifier_weight.device))
         classifier.visibility_classifier_bias.copy_(bias.to(classifier.visibility_classifier_bias.device))
         predicted = classifier(maps.to(classifier.visibility_classifier_weight.device)).cpu() >= 0
