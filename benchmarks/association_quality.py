@@ -178,6 +178,9 @@ def main(argv=None) -> int:
                         help="multiply the calibrated thresholds (to study their effect; the pipeline uses 1)")
     arguments = parser.parse_args(argv)
 
+    from reid.log_levels import set_verbosity
+
+    set_verbosity("normal")  # as run_pipeline.py: the libraries' warnings, not BoxMOT's settings per camera
     config = load_pipeline_config(arguments.config, arguments.overrides)
     if arguments.detector == "detections":
         config.detector.backend = "detections"
