@@ -224,3 +224,54 @@ def test_a_missing_source_file_is_reported_when_the_sink_starts(tmp_path):
     settings = SinkSettings(video=True, video_sources={"cam1": str(tmp_path / "gone.mp4")})
     with pytest.raises(UserError, match="gone.mp4"):
         build_sinks(tmp_path / "out", ["cam1"], settings)
+
+
+def render_three_recorded_cameras(tmp_path, threads: int, missing: str | None = None):
+    """Cameras cam1..cam3, each its own recorded source and one track drawn at its own place with its
+    own final id, rendered by ``finalize`` with ``threads`` render threads; ``missing``: a camera
+    whose source file is gone by the end of the run. Returns (videos directory, the error raised)."""
+    from pipeline.sinks.video_sink import VideoSink
+
+    sources = {}
+    for camera in ("cam1", "cam2", "cam3"):
+        sources[camera] = tmp_path / f"{camera}_source.mp4"
+        write_source_video(sources[camera])
+    output = tmp_path / f"out_{threads}"
+    sink = VideoSink(output, SinkSettings(video=True, video_sources={c: str(p) for c, p in sources.items()},
+                                          video_render_threads=threads))
+    places = {"cam1": (20, 70, 100, 200), "cam2": (120, 40, 200, 170), "cam3": (220, 90, 300, 230)}
+    for frame_index in range(1, STEPS + 1):
+        boxes = [TrackBox(camera, frame_index, (frame_index - 1) / 10, 1, place, 0.9, None, None)
+                 for camera, place in places.items()]
+        sink.write_step(boxes, [], {camera: None for camera in places})
+    if missing:
+        sources[missing].unlink()
+    error = None
+    try:
+        sink.finalize({TrackKey("cam1", 1): 3, TrackKey("cam2", 1): 5, TrackKey("cam3", 1): 7})
+    except UserError as raised:
+        error = raised
+    return output, error, places
+
+
+def test_recorded_cameras_rendered_side_by_side_give_the_same_videos(tmp_path):
+    """Three cameras on three render threads: the same frames as one after another, each camera
+    with its own box and final id (no camera drawn into another's video)."""
+    one, error_one, places = render_three_recorded_cameras(tmp_path, threads=1)
+    three, error_three, _ = render_three_recorded_cameras(tmp_path, threads=3)
+    assert error_one is None and error_three is None
+    for camera, final_id in (("cam1", 3), ("cam2", 5), ("cam3", 7)):
+        sequential, _ = decode(one / f"{camera}.mp4")
+        parallel, _ = decode(three / f"{camera}.mp4")
+        assert len(parallel) == len(sequential) == STEPS
+        assert all(np.array_equal(a, b) for a, b in zip(sequential, parallel)), camera
+        drawn = TrackBox(camera, 1, 0.0, 1, places[camera], 0.9, None, final_id)
+        assert_colour(label_tab_colour(parallel[0], drawn), identity_colour(final_id))
+    assert sorted(path.name for path in three.iterdir()) == ["cam1.mp4", "cam2.mp4", "cam3.mp4"]
+
+
+def test_a_camera_that_fails_to_render_does_not_stop_the_others(tmp_path):
+    output, error, _ = render_three_recorded_cameras(tmp_path, threads=3, missing="cam2")
+    assert error is not None and "cam2" in str(error)
+    assert sorted(path.name for path in output.iterdir()) == ["cam1.mp4", "cam3.mp4"]
+    assert len(decode(output / "cam3.mp4")[0]) == STEPS

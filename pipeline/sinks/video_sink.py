@@ -11,7 +11,9 @@ the file is ``{camera}.partial.mp4``; it is renamed to ``{camera}.mp4`` once com
   ``... interp``); the video then agrees with the MOT files and the database box for box. Frames
   after the last one the run processed (``--max-steps``) are not rendered. ``close`` without
   ``finalize`` (an error, Ctrl-C) renders the journal the same way with the online ids, so nothing
-  is lost.
+  is lost. The recorded cameras are rendered side by side, one thread each up to
+  ``SinkSettings.video_render_threads`` (default: the usable cores); a camera that fails does not
+  stop the others, and the first error is raised once all are done.
 - A live camera (no source to read again) is drawn online, on the frames ``write_step`` receives,
   with the ids known online; ``finalize`` cannot redraw it.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -42,6 +45,7 @@ import numpy as np
 from pipeline.records import IdentityEvent, TrackBox, TrackKey
 from pipeline.sinks.base import Sink, SinkSettings, camera_file_stem, ensure_output_directory
 from pipeline.sinks.drawing import HeldVisibility, annotate_frame
+from reid.cpu_cores import cpu_core_count
 from reid.errors import UserError
 
 FOURCC = "mp4v"
@@ -262,12 +266,24 @@ class VideoSink(Sink):
                 self._finish(camera)
             except BaseException as error:  # noqa: BLE001 - re-raised below, after the others
                 first_error = first_error or error
-        for recorded in self.recorded.values():
-            try:
-                self._render(recorded)
-            except BaseException as error:  # noqa: BLE001 - re-raised below, after the others
-                first_error = first_error or error
-                if recorded.camera in self._writers:
-                    self._writers.pop(recorded.camera).release()  # leaves the incomplete .partial.mp4
+        cameras = list(self.recorded.values())
+        threads = max(1, min(len(cameras), self.settings.video_render_threads or cpu_core_count()))
+        if threads == 1:
+            errors = [self._render_or_error(recorded) for recorded in cameras]
+        else:  # each camera has its own capture, writer and journal; the dicts' keys are per camera
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="render") as pool:
+                errors = list(pool.map(self._render_or_error, cameras))
+        first_error = first_error or next((error for error in errors if error is not None), None)
         if first_error is not None:
             raise first_error
+
+    def _render_or_error(self, recorded: RecordedCamera) -> BaseException | None:
+        """Render one recorded camera; on an error, release its writer (leaving the incomplete
+        ``.partial.mp4``) and return the error instead of raising it."""
+        try:
+            self._render(recorded)
+        except BaseException as error:  # noqa: BLE001 - the caller re-raises the first one
+            if recorded.camera in self._writers:
+                self._writers.pop(recorded.camera).release()
+            return error
+        return None
