@@ -105,7 +105,7 @@ class SinkSettings:
     (the SQLite store records them for the web app's frames). run_metadata: facts about the run the
     SQLite store keeps in its ``metadata`` table (``reid_model``: the part-feature model).
     video_render_threads: how many recorded cameras' videos are rendered at once after the run
-    (OpenCV decodes, draws and encodes outside Python's lock; None: the usable cores).
+    (OpenCV decodes, draws and encodes outside Python's lock; None: twice the usable cores).
     """
 
     mot: bool = True
@@ -119,7 +119,7 @@ class SinkSettings:
     part_names: tuple[str, ...] = ()
     video_sources: Mapping[str, str] = field(default_factory=dict)
     run_metadata: Mapping[str, str] = field(default_factory=dict)
-    video_render_threads: int | None = None  # recorded cameras rendered side by side (None: the usable cores)
+    video_render_threads: int | None = None  # recorded cameras rendered side by side (None: twice the usable cores)
 
     def __post_init__(self) -> None:
         names = tuple(str(name) for name in self.part_names)

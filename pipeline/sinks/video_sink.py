@@ -12,7 +12,7 @@ the file is ``{camera}.partial.mp4``; it is renamed to ``{camera}.mp4`` once com
   after the last one the run processed (``--max-steps``) are not rendered. ``close`` without
   ``finalize`` (an error, Ctrl-C) renders the journal the same way with the online ids, so nothing
   is lost. The recorded cameras are rendered side by side, one thread each up to
-  ``SinkSettings.video_render_threads`` (default: the usable cores); a camera that fails does not
+  ``SinkSettings.video_render_threads`` (default: twice the usable cores); a camera that fails does not
   stop the others, and the first error is raised once all are done.
 - A live camera (no source to read again) is drawn online, on the frames ``write_step`` receives,
   with the ids known online; ``finalize`` cannot redraw it.
@@ -267,7 +267,9 @@ class VideoSink(Sink):
             except BaseException as error:  # noqa: BLE001 - re-raised below, after the others
                 first_error = first_error or error
         cameras = list(self.recorded.values())
-        threads = max(1, min(len(cameras), self.settings.video_render_threads or cpu_core_count()))
+        # default: up to twice the usable cores, as decoding and encoding wait on each other (demo world,
+        # 2 cores: 1.39x with 2 threads, 1.60x with 3; benchmarks/video_render.py)
+        threads = max(1, min(len(cameras), self.settings.video_render_threads or 2 * cpu_core_count()))
         if threads == 1:
             errors = [self._render_or_error(recorded) for recorded in cameras]
         else:  # each camera has its own capture, writer and journal; the dicts' keys are per camera
