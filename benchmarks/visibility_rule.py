@@ -43,6 +43,7 @@ class WorldMaps:
 def world_maps(model, root: Path, below_visibility: float) -> WorldMaps:
     import torch
 
+    from reid.errors import UserError
     from train.datasets import load_dataset, samples_below_visibility
     from train.part_visibility import concatenated_test_outputs, label_visibility
     from train.trainer import augmentation_settings
@@ -51,11 +52,14 @@ def world_maps(model, root: Path, below_visibility: float) -> WorldMaps:
     settings = augmentation_settings(model.config)
     parts = []
     for samples in (dataset.query, samples_below_visibility(dataset, ["train", "gallery"], below_visibility)):
+        if not samples:  # e.g. a world whose train and gallery crops are all holistic
+            parts += [torch.zeros(0), torch.zeros(0, model.num_parts, dtype=torch.bool)]
+            continue
         truth = label_visibility(samples, model.num_parts, dataset.name)
         if truth is None:
-            raise SystemExit(f"error: {root}: the crops have no part-label files")
+            raise UserError(f"{root}: the crops have no part-label files")
         maps = concatenated_test_outputs(model, samples, settings, lambda output: output.part_attention,
-                                         root.name, progress=False) if samples else torch.zeros(0)
+                                         root.name, progress=False)
         parts += [maps, truth]
     return WorldMaps(root.name, *parts)
 
@@ -135,4 +139,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from reid.errors import run_command_line
+
+    sys.exit(run_command_line(main))
