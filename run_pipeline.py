@@ -40,7 +40,7 @@ def _parse_sources(values: list[str]) -> list[tuple[str, str]]:
 def _check_inputs_before_loading(streams: list[tuple[str, str]], model: str, config) -> None:
     """Mistakes a user can fix, reported before any model loads: a missing video file, a missing
     part-feature model, missing detector weights or public detections."""
-    from pipeline.detection import local_weights_or_fail
+    from pipeline.yolo_weights import local_weights_or_fail
     from pipeline.sources import require_video_file
 
     if not config.sources.continue_on_error:
@@ -191,10 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose))
     output = Path(arguments.output or config.output.directory)
     from pipeline.calibration import resolve_distance_threshold
+    from pipeline.detection import runs_on_onnxruntime
 
     threshold, origin = resolve_distance_threshold(config.association, model)
     detector = config.detector
-    say("detector: " + (f"YOLO {detector.weights} at {detector.image_size} px, confidence {detector.confidence:g}"
+    say("detector: " + (f"YOLO {detector.weights} at {detector.image_size} px, confidence {detector.confidence:g}, "
+                         f"on {'ONNX Runtime (CPU)' if runs_on_onnxruntime(detector) else 'ultralytics'}"
                          if detector.backend == "yolo" else f"public detections from {detector.detections_dir}"))
     say(f"association: {config.association.distance} distance, threshold {threshold:.3f} ({origin})")
 

@@ -1,16 +1,22 @@
-"""Person detector speed: frames per second of the shipped YOLO, PyTorch and ONNX Runtime side by side.
+"""Person detector speed: frames per second of the shipped YOLO on each runtime, side by side.
 
-    python benchmarks/detector.py                       # the demo world, 320 px, PyTorch and ONNX Runtime
-    python benchmarks/detector.py --sizes 256,320,416,640 --world DIR
+    python benchmarks/detector.py                       # the demo world, 320 px
+    python benchmarks/detector.py --sizes 256,320,384,416,640 --world DIR
 
-What is timed is the pipeline's own detection stage (``pipeline.detection.YoloDetector.detect``):
+What is timed is the pipeline's own detection stage (``pipeline.detection.build_detector(...).detect``):
 one call per time step on the frames of all cameras of the world (one batch), letterboxing, the
-network and non-maximum suppression included. PyTorch runs the ``.pt`` (rectangular letterbox:
-640x360 becomes 320x192 at 320 px); ONNX Runtime runs the ``.onnx`` exported by ultralytics'
-exporter with a dynamic input (``yolo export ... format=onnx dynamic=True``; exported here into a
-temporary directory when ``--onnx`` is not given), which ultralytics feeds square (320x320).
-Rounds alternate the backends so that a slow spell on a shared machine hits both; the figure is
-the median step time over all rounds, as frames per second (cameras / step time).
+network and non-maximum suppression included. Three runtimes:
+- ``ultralytics PyTorch``: ultralytics' predictor on the ``.pt`` (``detector.runtime: ultralytics``);
+- ``ultralytics ONNX Runtime``: its predictor on the ``.onnx`` exported by ultralytics' exporter with
+  a dynamic input (``--onnx``, or exported here into a temporary directory), in ONNX Runtime's
+  session with ultralytics' options (busy-waiting worker threads);
+- ``ours, ONNX Runtime``: the same graph in ``pipeline.detector_onnxruntime`` (the project's session
+  options: worker threads sleep between runs; what ``detector.runtime: auto`` runs on the CPU).
+All three letterbox 640x360 frames to the same rectangle (384x224 at 384 px).
+Rounds alternate the runtimes so that a slow spell on a shared machine hits all of them; the figure
+is the median step time over all rounds, as frames per second (cameras / step time). Alone in the
+process, the two ONNX Runtime sessions run at about the same speed; the difference that matters is
+beside the part-feature extractor (``python benchmarks/detector_runtime.py``).
 """
 
 from __future__ import annotations
@@ -47,7 +53,8 @@ def main() -> int:
     arguments = parser.parse_args()
 
     from pipeline.config import DemoConfig, DetectorConfig
-    from pipeline.detection import YoloDetector, export_detector_onnx
+    from pipeline.detection import build_detector
+    from pipeline.detector_export import export_detector_onnx
 
     if arguments.world:
         world = Path(arguments.world)
@@ -62,10 +69,13 @@ def main() -> int:
         sizes = [int(size) for size in arguments.sizes.split(",")]
         detectors = {}
         for size in sizes:
-            for backend, weights in (("PyTorch", arguments.weights), ("ONNX Runtime", str(onnx))):
-                detector = YoloDetector(DetectorConfig(backend="yolo", weights=weights, image_size=size))
+            for runtime, weights, choice in (("ultralytics PyTorch", arguments.weights, "ultralytics"),
+                                             ("ultralytics ONNX Runtime", str(onnx), "ultralytics"),
+                                             ("ours, ONNX Runtime", str(onnx), "onnxruntime")):
+                detector = build_detector(DetectorConfig(backend="yolo", weights=weights, image_size=size,
+                                                         runtime=choice), [])
                 detector.detect(batches[0])  # warm-up (first call builds the predictor)
-                detectors[(size, backend)] = detector
+                detectors[(size, runtime)] = detector
         timings: dict[tuple[int, str], list[float]] = {key: [] for key in detectors}
         for _ in range(arguments.rounds):
             for key, detector in detectors.items():
@@ -75,10 +85,10 @@ def main() -> int:
                     timings[key].append(time.perf_counter() - started)
     print(f"world {world} ({cameras} cameras per step), {arguments.steps} steps x {arguments.rounds} rounds, "
           f"torch threads {__import__('torch').get_num_threads()}")
-    print(f"{'size':>5} | {'backend':<13} | {'ms/step':>8} | {'frames/s':>8}")
-    for (size, backend), values in timings.items():
+    print(f"{'size':>5} | {'runtime':<24} | {'ms/step':>8} | {'frames/s':>8}")
+    for (size, runtime), values in timings.items():
         step = statistics.median(values)
-        print(f"{size:>5} | {backend:<13} | {1000 * step:8.1f} | {cameras / step:8.1f}")
+        print(f"{size:>5} | {runtime:<24} | {1000 * step:8.1f} | {cameras / step:8.1f}")
     return 0
 
 

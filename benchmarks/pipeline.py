@@ -21,9 +21,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
 
-def demo_run(steps: int | None, run_ahead: bool = False):
+def demo_run(steps: int | None, run_ahead: bool = False, detector_runtime: str | None = None):
     """One in-process run of the demo's first ``steps`` steps as the demo runs them (its world, config,
-    YOLO and part model; no videos written). -> (``RunSummary``, the extractor's description)."""
+    YOLO and part model; no videos written); detector_runtime: ``detector.runtime`` (None: the demo's).
+    -> (``RunSummary``, the extractor's description)."""
     from pipeline.calibration import resolve_distance_threshold
     from pipeline.config import DemoConfig, load_pipeline_config
     from pipeline.demo import ensure_world, shipped_model, world_streams
@@ -37,6 +38,8 @@ def demo_run(steps: int | None, run_ahead: bool = False):
     resolve_distance_threshold(config.association, model)
     config.output.videos = False
     config.detector.run_ahead = run_ahead
+    if detector_runtime is not None:
+        config.detector.runtime = detector_runtime
     with load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size) as extractor:
         with tempfile.TemporaryDirectory() as output:
             summary = InProcessRunner(config, world_streams(world), extractor, output, progress=False).run(max_steps=steps)

@@ -155,6 +155,11 @@ class DetectorConfig:
     # YOLO on recorded files: decode and detect the next steps in a thread (one PyTorch thread) while
     # the current step is extracted, tracked and associated (pipeline.detection_ahead)
     run_ahead: bool = True
+    # What runs YOLO: "ultralytics" its predictor on the weights as given (PyTorch for a .pt);
+    # "onnxruntime" our ONNX Runtime session on the CPU (a .pt is exported once by ultralytics'
+    # exporter and cached; pipeline.detector_onnxruntime); "auto" onnxruntime where device is cpu and
+    # the weights are a .pt or .onnx, else ultralytics. Same boxes; 1.7x the frames/s on 2 cores.
+    runtime: Literal["auto", "ultralytics", "onnxruntime"] = "auto"
 
 
 @config_section

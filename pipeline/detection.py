@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,60 +11,13 @@ import numpy as np
 from reid.errors import UserError
 from pipeline.config import DetectorConfig
 from pipeline.records import Detections, Frame
+from pipeline.yolo_weights import keeping_torch_threads, local_weights_or_fail, resolve_weights, ultralytics_offline
 
 PERSON_CLASS = 0
-REPOSITORY = Path(__file__).resolve().parent.parent
 
 
-def resolve_weights(weights: str) -> str:
-    """A relative weights path that is not under the working directory but is in the repository (the
-    shipped ``models/yolo11n_synthetic_person.pt``) resolves there; anything else is left to ultralytics
-    (a bare ``yolo11n.pt`` is fetched by it when online)."""
-    path = Path(weights)
-    if not path.is_absolute() and not path.exists() and (REPOSITORY / path).is_file():
-        return str(REPOSITORY / path)
-    return weights
 
 
-def local_weights_or_fail(weights: str) -> str:
-    """``resolve_weights``, and one clear line when a path with a directory names no file (a bare name
-    such as ``yolo11n.pt`` is ultralytics' to fetch)."""
-    resolved = resolve_weights(weights)
-    if len(Path(resolved).parts) > 1 and not Path(resolved).is_file():
-        raise UserError(f"YOLO weights not found: {Path(resolved).resolve()} (detector.weights)")
-    return resolved
-
-
-def ultralytics_offline() -> None:
-    """Nothing ultralytics does for us may reach the internet (fonts, AMP check weights, hub, installs)."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
-
-
-@contextlib.contextmanager
-def keeping_torch_threads():
-    """Restore torch's thread count afterwards: ultralytics' exporter and its ONNX predict path set it to one."""
-    import torch
-
-    threads = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def export_detector_onnx(weights: str | Path, directory: str | Path) -> Path:
-    """Ultralytics' exporter: ``directory/<name>.onnx`` with a dynamic input (any batch, any size), the
-    file ``detector.weights`` takes to run the detector on ONNX Runtime. The same as
-    ``yolo export model=WEIGHTS format=onnx dynamic=True`` (which writes beside the weights)."""
-    ultralytics_offline()
-    from ultralytics import YOLO
-
-    weights = Path(resolve_weights(str(weights)))
-    copy = Path(directory) / weights.name
-    copy.write_bytes(weights.read_bytes())
-    with keeping_torch_threads():
-        return Path(YOLO(str(copy)).export(format="onnx", dynamic=True, verbose=False))
 
 
 class YoloDetector:
@@ -156,9 +109,43 @@ class PublicDetections:
         return detections
 
 
-def build_detector(config: DetectorConfig, cameras: list[str]):
+def runs_on_onnxruntime(config: DetectorConfig) -> bool:
+    """Whether YOLO runs on our ONNX Runtime session (``pipeline.detector_onnxruntime``) rather than
+    ultralytics' predictor: ``detector.runtime`` onnxruntime, or auto with a ``.pt``/``.onnx`` on the CPU."""
+    if config.backend != "yolo" or config.runtime == "ultralytics":
+        return False
+    if config.runtime == "onnxruntime":
+        if config.device != "cpu":
+            raise UserError(f"detector.runtime onnxruntime runs on the CPU; device is {config.device!r} "
+                            "(use runtime: ultralytics on a CUDA device)")
+        return True
+    # A bare name (yolo11n.pt) not on disk stays with ultralytics, which fetches it when online.
+    return (config.device == "cpu" and config.weights.lower().endswith((".pt", ".onnx"))
+            and Path(resolve_weights(config.weights)).is_file())
+
+
+def onnxruntime_detector_graph(config: DetectorConfig) -> str:
+    """The ``.onnx`` our ONNX Runtime session runs: the weights themselves, or the cached export of a ``.pt``."""
+    weights = local_weights_or_fail(config.weights)
+    if weights.lower().endswith(".onnx"):
+        return weights
+    if not Path(weights).is_file():
+        raise UserError(f"detector.runtime onnxruntime needs local weights; {weights} is not a file here "
+                        "(runtime: ultralytics fetches a bare name such as yolo11n.pt when online)")
+    from pipeline.detector_export import detector_graph_for_weights
+
+    return str(detector_graph_for_weights(weights))
+
+
+def build_detector(config: DetectorConfig, cameras: list[str], threads: int | None = None):
+    """The configured detector. threads: CPU threads of an ONNX Runtime detector (None: the usable cores);
+    a PyTorch detector takes torch's thread count at the time of each call."""
     if config.backend == "detections":
         if not config.detections_dir:
             raise UserError("detector.backend 'detections' needs detector.detections_dir")
         return PublicDetections(config.detections_dir, cameras, config.min_score)
+    if runs_on_onnxruntime(config):
+        from pipeline.detector_onnxruntime import OnnxRuntimeYoloDetector
+
+        return OnnxRuntimeYoloDetector(replace(config, weights=onnxruntime_detector_graph(config)), threads)
     return YoloDetector(config)

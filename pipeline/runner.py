@@ -33,6 +33,10 @@ from pipeline.stages import (
 )
 from pipeline.step_driver import RunSummary, StepDone, StepPolicy, drive
 
+# CPU threads of a detector that decodes and detects one step ahead in a thread (measured on the
+# demo, 2 cores: see docs/figures.md, "YOLO on ONNX Runtime").
+DETECTOR_THREADS_AHEAD = 1
+
 
 class InProcessRunner:
     """Runs every stage in this process, one time step after the other (the default runner); on
@@ -128,12 +132,15 @@ class InProcessExecutor:
 
     def start(self) -> None:
         runner, sources = self.runner, self.reader.sources
-        self.detector = build_detector(runner.config.detector, self.cameras)
-        if self._runs_ahead():
+        ahead = self._runs_ahead()
+        # One thread for a detector that runs ahead, beside the extractor's: two each oversubscribe
+        # the cores (benchmarks/detection_ahead.py).
+        self.detector = build_detector(runner.config.detector, self.cameras,
+                                       threads=DETECTOR_THREADS_AHEAD if ahead else None)
+        if ahead:
             import torch
 
-            # One PyTorch thread for the detector beside the extractor's: two each oversubscribe the
-            # cores (benchmarks/detection_ahead.py); restored in close().
+            # The same for a PyTorch detector (torch's threads are global); restored in close().
             self._torch_threads = torch.get_num_threads()
             torch.set_num_threads(1)
             self._ahead = DetectionAhead(self._iterator, self.detector.detect)

@@ -105,8 +105,10 @@ def test_an_in_process_run_ahead_writes_what_the_plain_loop_writes(world, tmp_pa
     from pipeline.detection import PublicDetections
     from reid.runtime import load_extractor
 
+    threads_asked = []
     monkeypatch.setattr(pipeline.runner, "build_detector",
-                        lambda config, cameras: PublicDetections(world / "det", cameras))
+                        lambda config, cameras, threads: threads_asked.append(threads)
+                        or PublicDetections(world / "det", cameras))
     checkpoint = save_tiny_checkpoint(tmp_path / "model")
     threads_before = torch.get_num_threads()
     summaries = {}
@@ -121,6 +123,8 @@ def test_an_in_process_run_ahead_writes_what_the_plain_loop_writes(world, tmp_pa
             summaries[run_ahead] = runner.run()
         assert torch.get_num_threads() == threads_before  # the run gives PyTorch its threads back
     plain, ahead = summaries[False], summaries[True]
+    # A detector running ahead gets its own small thread budget; the plain loop's takes the usable cores.
+    assert threads_asked == [None, pipeline.runner.DETECTOR_THREADS_AHEAD]
     assert (ahead.steps, ahead.crops, ahead.tracks, ahead.identities) == (plain.steps, plain.crops, plain.tracks,
                                                                          plain.identities)
     assert plain.steps == 40 and plain.tracks >= 2

@@ -33,7 +33,7 @@ def train_detector(data: Path, out: Path, epochs: int, image_size: int, batch: i
 
     ``initial_weights``: a one-class ultralytics checkpoint to fine-tune instead of a random ``yolo11n.yaml``.
     """
-    from pipeline.detection import ultralytics_offline
+    from pipeline.yolo_weights import ultralytics_offline
 
     ultralytics_offline()
     from ultralytics import YOLO

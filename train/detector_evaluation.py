@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         config = DetectorConfig(backend="detections")
         label = "public detections"
     else:
-        from pipeline.detection import resolve_weights
+        from pipeline.yolo_weights import resolve_weights
 
         config = DetectorConfig(backend="yolo", weights=str(resolve_weights(arguments.weights)),
                                 image_size=arguments.image_size, confidence=EVALUATION_CONFIDENCE)
