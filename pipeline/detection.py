@@ -147,5 +147,15 @@ def build_detector(config: DetectorConfig, cameras: list[str], threads: int | No
     if runs_on_onnxruntime(config):
         from pipeline.detector_onnxruntime import OnnxRuntimeYoloDetector
 
-        return OnnxRuntimeYoloDetector(replace(config, weights=onnxruntime_detector_graph(config)), threads)
+        try:
+            graph = onnxruntime_detector_graph(config)
+        except UserError as error:
+            if config.runtime != "auto":
+                raise
+            # auto only picks the faster runtime: a .pt that cannot be exported still runs, on PyTorch.
+            from reid.log_levels import say
+
+            say(f"detector: {error}; running it on ultralytics (PyTorch) instead", error_stream=True)
+            return YoloDetector(config)
+        return OnnxRuntimeYoloDetector(replace(config, weights=graph), threads)
     return YoloDetector(config)

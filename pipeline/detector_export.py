@@ -60,7 +60,7 @@ def detector_graph_for_weights(weights: str | Path, cache_dir: str | Path | None
             exported = export_detector_onnx(weights, scratch)
         except Exception as error:  # exporter missing a package, an unsupported layer
             raise UserError(f"cannot export {weights} to ONNX for ONNX Runtime ({type(error).__name__}: {error}); "
-                            "set detector.runtime: torch to run it on PyTorch") from error
+                            "set detector.runtime: ultralytics to run it on PyTorch") from error
         shutil.move(str(exported), str(path))
     LOGGER.info("exported %s to %s", weights, path)
     return path

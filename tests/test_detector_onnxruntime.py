@@ -111,3 +111,19 @@ def test_a_broken_graph_is_one_clear_line(tmp_path):
     assert "\n" not in str(raised.value)
     with pytest.raises(UserError, match="not found"):
         build_detector(shipped_config(weights=str(tmp_path / "missing.onnx")), [])
+
+
+def test_auto_runs_a_pt_that_cannot_be_exported_on_pytorch_and_onnxruntime_says_why(monkeypatch, capsys):
+    import pipeline.detector_export as detector_export
+
+    def failing_export(weights, directory):
+        raise RuntimeError("the exporter needs a package that is missing")
+
+    monkeypatch.setattr(detector_export, "export_detector_onnx", failing_export)
+    monkeypatch.setattr(detector_export, "cached_detector_graph_path",
+                        lambda *arguments: detector_export.resolve_cache_dir(None) / "detector" / "absent" / "x.onnx")
+    detector = build_detector(shipped_config(), [])
+    assert type(detector).__name__ == "YoloDetector"
+    assert "package that is missing" in capsys.readouterr().err
+    with pytest.raises(UserError, match="runtime: ultralytics"):
+        build_detector(shipped_config(runtime="onnxruntime"), [])
