@@ -43,13 +43,14 @@ def main() -> int:
         for run_ahead in (False, True):
             results[run_ahead].append(timed_run(run_ahead, arguments.steps))
     seconds = {mode: statistics.median(run[0] for run in runs) for mode, runs in results.items()}
+    from benchmarks.pipeline import busy_seconds, tracks_and_identities_agree
+
     for mode, label in ((False, "one stage after the other"), (True, "detection one step ahead")):
         _, tracks, identities, stages = results[mode][-1]
-        busy = ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items() if value > 0)
-        print(f"{label:<26} {seconds[mode]:7.1f} s  ({tracks} tracks, {identities} identities; busy s: {busy})")
-    same = {run[1:3] for runs in results.values() for run in runs}
+        print(f"{label:<26} {seconds[mode]:7.1f} s  ({tracks} tracks, {identities} identities; "
+              f"busy s: {busy_seconds(stages)})")
     print(f"ahead / plain: {seconds[True] / seconds[False]:.2f}x the time over {arguments.steps} steps; "
-          f"tracks and identities {'the same' if len(same) == 1 else 'DIFFER: ' + str(sorted(same))}")
+          f"tracks and identities {tracks_and_identities_agree([run for runs in results.values() for run in runs])}")
     return 0
 
 

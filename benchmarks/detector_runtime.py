@@ -55,17 +55,17 @@ def main() -> int:
     for _ in range(arguments.rounds):
         for variant in variants:
             results[variant].append(timed_run(*variant, arguments.steps))
+    from benchmarks.pipeline import busy_seconds, tracks_and_identities_agree
+
     baseline = statistics.median(run[0] for run in results[variants[0]])
     for (runtime, threads), runs in results.items():
         seconds = statistics.median(run[0] for run in runs)
         _, tracks, identities, stages = runs[-1]
         label = "ultralytics (PyTorch, 1 torch thread)" if runtime == "ultralytics" else f"onnxruntime, {threads} thread(s)"
-        busy = ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items() if value > 0)
         print(f"{label:<38} {seconds:7.1f} s  {baseline / seconds:4.2f}x  ({tracks} tracks, {identities} identities; "
-              f"busy s: {busy})")
-    same = {run[1:3] for runs in results.values() for run in runs}
+              f"busy s: {busy_seconds(stages)})")
     print(f"{arguments.steps} steps x {arguments.rounds} rounds; tracks and identities "
-          f"{'the same in every run' if len(same) == 1 else 'DIFFER: ' + str(sorted(same))}")
+          f"{tracks_and_identities_agree([run for runs in results.values() for run in runs])}")
     return 0
 
 

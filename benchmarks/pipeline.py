@@ -46,6 +46,17 @@ def demo_run(steps: int | None, run_ahead: bool = False, detector_runtime: str |
         return summary, extractor.info.describe()
 
 
+def busy_seconds(stages: dict[str, float]) -> str:
+    """'decode 0.6, detect 24.2, ...': the busy seconds of each stage that ran."""
+    return ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items() if value > 0)
+
+
+def tracks_and_identities_agree(runs) -> str:
+    """Whether every run (tuples of seconds, tracks, identities, ...) gave the same tracks and identities."""
+    same = {run[1:3] for run in runs}
+    return "the same in every run" if len(same) == 1 else "DIFFER: " + str(sorted(same))
+
+
 def stage_timings(steps: int | None) -> None:
     from reid.log_levels import set_verbosity
 
