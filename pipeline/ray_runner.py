@@ -260,12 +260,15 @@ class CameraWorker:
         self.tracking: TrackingStage | None = None
 
     def _load_detector(self) -> None:
-        from pipeline.detection import build_detector
+        import torch
 
+        from pipeline.detection import build_detector
         from reid.log_levels import set_verbosity
 
         set_verbosity(self.verbosity)
-        self.detector = build_detector(self.detector_config, [self.camera])
+        # Ray gives an actor its thread budget through OMP_NUM_THREADS (1 for a share of one CPU or less),
+        # which PyTorch follows and ONNX Runtime does not: an ONNX Runtime detector gets the same budget.
+        self.detector = build_detector(self.detector_config, [self.camera], threads=torch.get_num_threads())
 
     def open(self) -> CameraInfo:
         """Open the video, the detector and the tracker; a ``UserError`` names what is wrong."""

@@ -136,6 +136,28 @@ def test_the_step_schedule_is_the_synchronized_readers(tmp_path):
     assert [cameras for _, _, cameras in planned].count(("fast", "slow")) == 7  # the slow camera ends early
 
 
+def test_a_camera_actors_detector_keeps_the_thread_budget_ray_gives_pytorch(monkeypatch):
+    """Ray sets an actor's OMP_NUM_THREADS from its CPUs (1 for a share of one CPU) and PyTorch follows it;
+    ONNX Runtime does not, so the camera worker hands that budget to the detector itself."""
+    import torch
+
+    import pipeline.detection
+    from pipeline.config import CropRule, DetectorConfig, TrackerConfig
+    from pipeline.ray_runner import CameraWorker
+
+    asked = []
+    monkeypatch.setattr(pipeline.detection, "build_detector",
+                        lambda config, cameras, threads=None: asked.append((cameras, threads)) or object())
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what Ray gives an actor of one CPU or less
+        worker = CameraWorker("cam1", "unused.mp4", DetectorConfig(), TrackerConfig(), CropRule())
+        worker._load_detector()
+    finally:
+        torch.set_num_threads(threads_before)
+    assert asked == [(["cam1"], 1)]
+
+
 def test_placement_fits_every_actor_and_gives_each_extractor_a_gpu():
     from pipeline.ray_runner import plan_placement
 
