@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pipeline.config import DemoConfig, load_pipeline_config
     from reid.config import overridden_source
-    from pipeline.demo import ensure_world, shipped_model, world_streams
+    from pipeline.demo import shipped_model, start_world, world_streams
 
     progress = not (arguments.no_progress or arguments.quiet)
     config_path = arguments.config or (str(DEMO_CONFIG) if (arguments.demo or arguments.world) else None)
@@ -164,19 +164,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.association.distance_threshold = arguments.distance_threshold
 
     world_directory = None
+    world_in_preparation = None
     model = arguments.reid or config.extractor.model
     if arguments.demo:
         demo = config.demo or DemoConfig()
-        world_directory = Path(arguments.world) if arguments.world else ensure_world(demo, progress)
+        if arguments.world:
+            world_directory = Path(arguments.world)
+        else:
+            world_in_preparation = start_world(demo, progress)
         if not model:
             if arguments.retrain:
                 from train.demo_model import ensure_model
 
+                world_directory = world_in_preparation.wait() if world_in_preparation else world_directory
                 model = str(ensure_model(demo, world_directory, progress))
             else:
                 model = str(shipped_model(demo, config.extractor.backend))
     elif arguments.world:
         world_directory = Path(arguments.world)
+    if world_in_preparation is not None:
+        # While the demo world renders on its first run, do the detector's once-only export and the
+        # pipeline's imports (PyTorch, BoxMOT) beside it.
+        from pipeline.detection import prepare_detector
+        import pipeline.runner  # noqa: F401
+
+        set_verbosity(verbosity_from_flags(arguments.quiet, arguments.verbose))  # ultralytics' export logs
+        prepare_detector(config.detector)
+        world_directory = world_in_preparation.wait()
     if world_directory is not None:
         streams = world_streams(world_directory)
         if config.detector.backend == "detections":

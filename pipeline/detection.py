@@ -137,6 +137,16 @@ def onnxruntime_detector_graph(config: DetectorConfig) -> str:
     return str(detector_graph_for_weights(weights))
 
 
+def prepare_detector(config: DetectorConfig) -> None:
+    """The once-only work of ``build_detector`` done ahead (the cached ONNX export of a ``.pt``), so
+    that it can overlap other start-up work. Its errors are left for ``build_detector`` to report."""
+    try:
+        if runs_on_onnxruntime(config):
+            onnxruntime_detector_graph(config)
+    except UserError:
+        pass
+
+
 def build_detector(config: DetectorConfig, cameras: list[str], threads: int | None = None):
     """The configured detector. threads: CPU threads of an ONNX Runtime detector (None: the usable cores);
     a PyTorch detector takes torch's thread count at the time of each call."""

@@ -127,3 +127,36 @@ def test_auto_runs_a_pt_that_cannot_be_exported_on_pytorch_and_onnxruntime_says_
     assert "package that is missing" in capsys.readouterr().err
     with pytest.raises(UserError, match="runtime: ultralytics"):
         build_detector(shipped_config(runtime="onnxruntime"), [])
+
+
+def test_prepare_detector_exports_ahead_so_the_build_exports_nothing(tmp_path, monkeypatch):
+    import pipeline.detector_export as detector_export
+    from pipeline.detection import prepare_detector
+
+    monkeypatch.setenv("BPSEMA_CACHE_DIR", str(tmp_path / "cache"))
+    exports = []
+    real_export = detector_export.export_detector_onnx
+    monkeypatch.setattr(detector_export, "export_detector_onnx", lambda *a: exports.append(a) or real_export(*a))
+    prepare_detector(shipped_config())
+    assert len(exports) == 1
+    detector = build_detector(shipped_config(), [])
+    assert type(detector).__name__ == "OnnxRuntimeYoloDetector" and len(exports) == 1
+    prepare_detector(shipped_config(runtime="ultralytics"))  # nothing to prepare there
+    assert len(exports) == 1
+
+
+def test_prepare_detector_leaves_its_errors_to_the_build(monkeypatch, capsys):
+    import pipeline.detector_export as detector_export
+    from pipeline.detection import prepare_detector
+
+    def failing_export(weights, directory):
+        raise RuntimeError("the exporter needs a package that is missing")
+
+    monkeypatch.setattr(detector_export, "export_detector_onnx", failing_export)
+    monkeypatch.setattr(detector_export, "cached_detector_graph_path",
+                        lambda *arguments: detector_export.resolve_cache_dir(None) / "detector" / "absent" / "x.onnx")
+    prepare_detector(shipped_config(runtime="onnxruntime"))
+    prepare_detector(shipped_config(runtime="onnxruntime", device="cuda:0"))
+    assert capsys.readouterr().err == ""  # said once, by build_detector
+    with pytest.raises(UserError, match="runtime: ultralytics"):
+        build_detector(shipped_config(runtime="onnxruntime"), [])
