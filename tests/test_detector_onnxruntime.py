@@ -68,14 +68,34 @@ def test_frames_of_one_shape_are_letterboxed_to_the_smallest_stride_multiple(fra
     np.testing.assert_allclose(batch[0, :, 112, 192], centre[::-1], atol=0.02)
 
 
-def test_a_pt_is_exported_once_and_cached_under_its_content(tmp_path, monkeypatch):
+@pytest.fixture
+def exports(tmp_path, monkeypatch) -> list:
+    """The detector exports made during the test (real ones, into a cache of the test's own)."""
     import pipeline.detector_export as detector_export
-    from pipeline.detector_export import detector_graph_for_weights
 
     monkeypatch.setenv("BPSEMA_CACHE_DIR", str(tmp_path / "cache"))
-    exports = []
+    made = []
     real_export = detector_export.export_detector_onnx
-    monkeypatch.setattr(detector_export, "export_detector_onnx", lambda *a: exports.append(a) or real_export(*a))
+    monkeypatch.setattr(detector_export, "export_detector_onnx", lambda *a: made.append(a) or real_export(*a))
+    return made
+
+
+@pytest.fixture
+def exporter_fails(monkeypatch) -> None:
+    """ultralytics' exporter fails (as where a package it needs is missing), with nothing cached."""
+    import pipeline.detector_export as detector_export
+
+    def failing_export(weights, directory):
+        raise RuntimeError("the exporter needs a package that is missing")
+
+    monkeypatch.setattr(detector_export, "export_detector_onnx", failing_export)
+    monkeypatch.setattr(detector_export, "cached_detector_graph_path",
+                        lambda *arguments: detector_export.resolve_cache_dir(None) / "detector" / "absent" / "x.onnx")
+
+
+def test_a_pt_is_exported_once_and_cached_under_its_content(tmp_path, exports):
+    from pipeline.detector_export import detector_graph_for_weights
+
     first = detector_graph_for_weights(SHIPPED)
     second = detector_graph_for_weights(SHIPPED)
     assert first == second and first.is_file() and len(exports) == 1
@@ -113,15 +133,7 @@ def test_a_broken_graph_is_one_clear_line(tmp_path):
         build_detector(shipped_config(weights=str(tmp_path / "missing.onnx")), [])
 
 
-def test_auto_runs_a_pt_that_cannot_be_exported_on_pytorch_and_onnxruntime_says_why(monkeypatch, capsys):
-    import pipeline.detector_export as detector_export
-
-    def failing_export(weights, directory):
-        raise RuntimeError("the exporter needs a package that is missing")
-
-    monkeypatch.setattr(detector_export, "export_detector_onnx", failing_export)
-    monkeypatch.setattr(detector_export, "cached_detector_graph_path",
-                        lambda *arguments: detector_export.resolve_cache_dir(None) / "detector" / "absent" / "x.onnx")
+def test_auto_runs_a_pt_that_cannot_be_exported_on_pytorch_and_onnxruntime_says_why(exporter_fails, capsys):
     detector = build_detector(shipped_config(), [])
     assert type(detector).__name__ == "YoloDetector"
     assert "package that is missing" in capsys.readouterr().err
@@ -129,14 +141,9 @@ def test_auto_runs_a_pt_that_cannot_be_exported_on_pytorch_and_onnxruntime_says_
         build_detector(shipped_config(runtime="onnxruntime"), [])
 
 
-def test_prepare_detector_exports_ahead_so_the_build_exports_nothing(tmp_path, monkeypatch):
-    import pipeline.detector_export as detector_export
+def test_prepare_detector_exports_ahead_so_the_build_exports_nothing(exports):
     from pipeline.detection import prepare_detector
 
-    monkeypatch.setenv("BPSEMA_CACHE_DIR", str(tmp_path / "cache"))
-    exports = []
-    real_export = detector_export.export_detector_onnx
-    monkeypatch.setattr(detector_export, "export_detector_onnx", lambda *a: exports.append(a) or real_export(*a))
     prepare_detector(shipped_config())
     assert len(exports) == 1
     detector = build_detector(shipped_config(), [])
@@ -145,16 +152,9 @@ def test_prepare_detector_exports_ahead_so_the_build_exports_nothing(tmp_path, m
     assert len(exports) == 1
 
 
-def test_prepare_detector_leaves_its_errors_to_the_build(monkeypatch, capsys):
-    import pipeline.detector_export as detector_export
+def test_prepare_detector_leaves_its_errors_to_the_build(exporter_fails, capsys):
     from pipeline.detection import prepare_detector
 
-    def failing_export(weights, directory):
-        raise RuntimeError("the exporter needs a package that is missing")
-
-    monkeypatch.setattr(detector_export, "export_detector_onnx", failing_export)
-    monkeypatch.setattr(detector_export, "cached_detector_graph_path",
-                        lambda *arguments: detector_export.resolve_cache_dir(None) / "detector" / "absent" / "x.onnx")
     prepare_detector(shipped_config(runtime="onnxruntime"))
     prepare_detector(shipped_config(runtime="onnxruntime", device="cuda:0"))
     assert capsys.readouterr().err == ""  # said once, by build_detector
