@@ -70,9 +70,8 @@ class CameraTracker:
                 scores=torch.from_numpy(detections.scores.astype(np.float32)),
                 class_ids=torch.zeros(len(detections), dtype=torch.int64),
                 sample_id=f"{self.camera}:{detections.frame_index}",
-                embeddings=torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)).reshape(
-                    len(detections), embeddings.shape[-1]
-                ),
+                # A copy: arrays that came through Ray's object store are read-only (torch warns on them).
+                embeddings=torch.tensor(embeddings, dtype=torch.float32).reshape(len(detections), embeddings.shape[-1]),
             )
         else:
             inputs = np.concatenate(

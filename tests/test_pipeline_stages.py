@@ -96,3 +96,35 @@ def test_a_misspelt_tracker_parameter_is_one_user_error():
 
     with pytest.raises(UserError, match="tracker.parameters for bytetrack: .*det_thresh"):
         CameraTracker("cam1", TrackerConfig(name="bytetrack", parameters={"det_thresh": 0.4}), 10.0)
+
+
+def test_botsort_takes_read_only_embeddings_as_ray_hands_them_over():
+    """Arrays that come through Ray's object store are read-only: the tracker copies them, with no
+    warning, and tracks exactly as with writable ones."""
+    import warnings
+
+    from pipeline.config import TrackerConfig
+    from pipeline.records import Detections
+    from pipeline.tracking import CameraTracker
+
+    generator = np.random.default_rng(5)
+    embeddings = generator.normal(size=(2, 16)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    image = np.zeros((360, 640, 3), np.uint8)
+    config = TrackerConfig(name="botsort", parameters={"track_high_thresh": 0.4, "new_track_thresh": 0.45})
+    results = []
+    for writable in (True, False):
+        tracker = CameraTracker("cam1", config, 10.0)
+        tracked = []
+        for frame in range(6):
+            boxes = np.array([[100 + 3 * frame, 50, 140 + 3 * frame, 150], [400, 60, 440, 170]], np.float32)
+            features = embeddings.copy()
+            features.setflags(write=writable)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                output = tracker.update(Detections("cam1", frame, boxes, np.array([0.9, 0.8], np.float32)),
+                                        image, frame / 10.0, features)
+            tracked.append((output.track_ids.tolist(), np.round(output.boxes, 3).tolist()))
+        results.append(tracked)
+    assert results[0] == results[1]
+    assert len(set(results[0][-1][0])) == 2  # both people tracked by the last frame
