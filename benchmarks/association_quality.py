@@ -1,6 +1,6 @@
 """Association quality on synthetic worlds: multi-camera IDF1 of each association variant, side by side.
 
-    python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR] [--set KEY=VALUE ...]
+    python benchmarks/association_quality.py --world DIR [--world DIR ...] [--reid MODEL] [--cache DIR] [--set KEY=VALUE ...] [--explain]
 
 Per world, detection (the world's public detections, or with ``--detector yolo`` the config's YOLO
 on the videos), feature extraction and tracking run once and
@@ -16,6 +16,10 @@ then the association stage alone is replayed per variant and scored with ``pipel
 - ``foreground``: the configured pipeline on the foreground embedding alone;
 - ``oracle``: every track relabelled with its majority ground-truth person (what association
   could reach with these tracks; gap filling on).
+
+``--explain`` adds, per variant, where the identity errors sit: tracks under 80 % pure (one track
+following several people: tracking), boxes in a global id of another person (false merges) and
+people spread over several global ids (missed merges), all by IoU >= 0.5 with the ground truth.
 
 Every variant but ``no-split`` cuts tracks where their appearance changes (``pipeline/track_splitting.py``).
 The thresholds are the model's calibration (``distance_threshold: auto``); nothing is fitted to
@@ -113,31 +117,70 @@ def replay(recorded, settings, cameras, output: Path, identity_override=None) ->
     return {"seconds": seconds, "stage": stage}
 
 
+def ground_truth_tables(ground_truth: Path) -> dict:
+    from pipeline.mtmc_evaluation import read_mot_file
+
+    return {path.stem: read_mot_file(path, ground_truth=True) for path in sorted(ground_truth.glob("*.txt"))}
+
+
+def ground_truth_votes(stage, tables: dict) -> dict:
+    """Per track (tracklet key), how many of its boxes overlap each ground-truth person (IoU >= 0.5)."""
+    from pipeline.mtmc_evaluation import iou_xywh
+
+    history = stage.box_history
+    votes: dict = {}
+    for key, frames in history._frames.items():
+        table = tables.get(key.camera)
+        if table is None:
+            continue
+        for frame, box in zip(frames, history._boxes[key]):
+            rows = np.flatnonzero(table.frames == frame)
+            if not len(rows):
+                continue
+            xywh = np.array([[box[0], box[1], box[2] - box[0], box[3] - box[1]]])
+            overlaps = iou_xywh(xywh, table.boxes[rows])[0]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] >= 0.5:
+                person = int(table.ids[rows[best]])
+                votes.setdefault(key, {}).setdefault(person, 0)
+                votes[key][person] += 1
+    return votes
+
+
+PURE_TRACK = 0.8  # a track is impure when under 80 % of its matched boxes are of its majority person
+
+
+def identity_breakdown(stage, tables: dict) -> str:
+    """Where a finished run's identity errors sit: tracks that hold several people (tracking), global ids
+    that hold several people (false merges), people spread over several global ids (missed merges)."""
+    from collections import Counter, defaultdict
+
+    votes = ground_truth_votes(stage, tables)
+    assignments = stage.association.assignments
+    impure = {key: counts for key, counts in votes.items() if max(counts.values()) < PURE_TRACK * sum(counts.values())}
+    people_of_identity: dict = defaultdict(Counter)
+    identities_of_person: dict = defaultdict(Counter)
+    for key, counts in votes.items():
+        if key not in assignments:
+            continue
+        people_of_identity[assignments[key]].update(counts)
+        majority = max(counts, key=counts.get)
+        identities_of_person[majority][assignments[key]] += sum(counts.values())
+    merged_wrongly = sum(sum(people.values()) - max(people.values()) for people in people_of_identity.values())
+    spread = {person: ids for person, ids in identities_of_person.items() if len(ids) > 1}
+    outside_main = sum(sum(ids.values()) - max(ids.values()) for ids in spread.values())
+    return (f"{len(votes)} tracks, {len(impure)} under {PURE_TRACK:.0%} pure ({sum(sum(c.values()) for c in impure.values())} "
+            f"boxes); {len(people_of_identity)} global ids for {len(identities_of_person)} people; {merged_wrongly} boxes in "
+            f"ids of another person; {len(spread)} people over several ids ({outside_main} boxes outside their main id)")
+
+
 def oracle_override(ground_truth: Path):
     """An override that relabels every track with its majority ground-truth person (by IoU >= 0.5)."""
-    from pipeline.mtmc_evaluation import iou_xywh, read_mot_file
-
-    tables = {path.stem: read_mot_file(path, ground_truth=True) for path in sorted(ground_truth.glob("*.txt"))}
+    tables = ground_truth_tables(ground_truth)
 
     def apply(stage):
         association = stage.association
-        history = stage.box_history
-        votes: dict = {}
-        for key, frames in history._frames.items():
-            table = tables.get(key.camera)
-            if table is None:
-                continue
-            for frame, box in zip(frames, history._boxes[key]):
-                rows = np.flatnonzero(table.frames == frame)
-                if not len(rows):
-                    continue
-                xywh = np.array([[box[0], box[1], box[2] - box[0], box[3] - box[1]]])
-                overlaps = iou_xywh(xywh, table.boxes[rows])[0]
-                best = int(np.argmax(overlaps))
-                if overlaps[best] >= 0.5:
-                    person = int(table.ids[rows[best]])
-                    votes.setdefault(key, {}).setdefault(person, 0)
-                    votes[key][person] += 1
+        votes = ground_truth_votes(stage, tables)
         mapping = {key: max(counts, key=counts.get) for key, counts in votes.items()}
         # two tracks of one camera at one time cannot both be the person: the smaller one is not
         tracklets = association.all_tracklets()
@@ -176,6 +219,8 @@ def main(argv=None) -> int:
                              "a recording of their own in the cache")
     parser.add_argument("--threshold-scale", type=float, default=1.0,
                         help="multiply the calibrated thresholds (to study their effect; the pipeline uses 1)")
+    parser.add_argument("--explain", action="store_true",
+                        help="per variant, where the identity errors sit: impure tracks, false and missed merges")
     arguments = parser.parse_args(argv)
 
     from reid.log_levels import set_verbosity
@@ -228,6 +273,8 @@ def main(argv=None) -> int:
             rows.append((world.name, variant, score.idf1, score.idp, score.idr, result["seconds"]))
             print(f"  {variant:>8}: IDF1 {100 * score.idf1:5.1f}  IDP {100 * score.idp:5.1f}  IDR {100 * score.idr:5.1f}"
                   f"  ({result['seconds']:.1f} s)", flush=True)
+            if arguments.explain:
+                print(f"            {identity_breakdown(result['stage'], ground_truth_tables(world / 'gt'))}", flush=True)
     print()
     print(f"{'world':>12} | " + " | ".join(f"{variant:>7}" for variant in arguments.variants))
     for world in dict.fromkeys(row[0] for row in rows):
