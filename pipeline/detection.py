@@ -11,13 +11,12 @@ import numpy as np
 from reid.errors import UserError
 from pipeline.config import DetectorConfig
 from pipeline.records import Detections, Frame
-from pipeline.yolo_weights import keeping_torch_threads, local_weights_or_fail, resolve_weights, ultralytics_offline
-
-PERSON_CLASS = 0
-
-
-
-
+from pipeline.yolo_weights import (
+    PERSON_CLASS,
+    keeping_torch_threads,
+    local_weights_or_fail,
+    resolve_weights,
+)
 
 
 class YoloDetector:

@@ -1,7 +1,7 @@
 """YOLO person detection on ONNX Runtime's CPU provider with the project's session options.
 
-Runs a detection graph exported by ultralytics (``yolo export ... format=onnx dynamic=True``, or
-its int8 graph from ``python -m train.detector_int8``). Pre- and post-processing are ultralytics'
+Runs a detection graph exported by ultralytics (``yolo export ... format=onnx dynamic=True``; a
+``.pt`` is exported once by ``pipeline.detector_export``). Pre- and post-processing are ultralytics'
 own: ``LetterBox`` (the rectangular letterbox its predictor uses for dynamic graphs), its
 ``non_max_suppression`` and ``scale_boxes``, with the arguments its ``DetectionPredictor`` passes,
 so the boxes are the ones ``YOLO(onnx).predict`` returns (``tests/test_detector_onnxruntime.py``
@@ -23,9 +23,9 @@ import numpy as np
 
 from pipeline.config import DetectorConfig
 from pipeline.records import Detections, Frame
+from pipeline.yolo_weights import PERSON_CLASS
 from reid.errors import UserError
 
-PERSON_CLASS = 0
 MAX_DETECTIONS = 300  # ultralytics' predictor default (max_det)
 DEFAULT_STRIDE = 32
 
@@ -72,7 +72,6 @@ class OnnxRuntimeYoloDetector:
         except Exception as error:  # not an ONNX file, truncated, unsupported operator
             raise UserError(f"{path}: cannot open the detector graph with ONNX Runtime ({type(error).__name__}: {error})") from error
         self.config = config
-        self.threads = threads
         self.input_name = self.session.get_inputs()[0].name
         metadata = _metadata(self.session)
         self.stride = graph_stride(metadata)
@@ -123,4 +122,3 @@ class OnnxRuntimeYoloDetector:
                 )
             )
         return detections
-

@@ -10,6 +10,7 @@ from pathlib import Path
 from reid.errors import UserError
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+PERSON_CLASS = 0  # the person class of COCO-trained YOLO weights, and the one class of ours
 
 
 def resolve_weights(weights: str) -> str:
