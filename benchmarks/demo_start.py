@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installing it
+
+from benchmarks.rounds import alternated_rounds  # noqa: E402
 
 # Before 2026-12-07: PyTorch imported first (the cache path came from reid.export, which imported it),
 # the world rendered in one process per core, then the detector exported when the run started.
@@ -86,10 +89,7 @@ def main() -> int:
     if arguments.rounds < 1:
         print("error: --rounds must be at least 1", file=sys.stderr)
         return 2
-    seconds: dict[str, list[float]] = {variant: [] for variant in START_UP}
-    for _ in range(arguments.rounds):
-        for variant in START_UP:
-            seconds[variant].append(timed_start(variant))
+    seconds = alternated_rounds(START_UP, arguments.rounds, timed_start)
     baseline = statistics.median(seconds[BASELINE])
     for variant, values in seconds.items():
         median = statistics.median(values)

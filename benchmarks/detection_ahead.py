@@ -38,19 +38,16 @@ def main() -> int:
     from reid.log_levels import set_verbosity
 
     set_verbosity("quiet")
-    results: dict[bool, list] = {False: [], True: []}
-    for _ in range(arguments.rounds):
-        for run_ahead in (False, True):
-            results[run_ahead].append(timed_run(run_ahead, arguments.steps))
+    from benchmarks.pipeline import run_details, tracks_and_identities_agree
+    from benchmarks.rounds import alternated_rounds
+
+    results = alternated_rounds((False, True), arguments.rounds, lambda run_ahead: timed_run(run_ahead, arguments.steps))
     seconds = {mode: statistics.median(run[0] for run in runs) for mode, runs in results.items()}
-    from benchmarks.pipeline import busy_seconds, tracks_and_identities_agree
 
     for mode, label in ((False, "one stage after the other"), (True, "detection one step ahead")):
-        _, tracks, identities, stages = results[mode][-1]
-        print(f"{label:<26} {seconds[mode]:7.1f} s  ({tracks} tracks, {identities} identities; "
-              f"busy s: {busy_seconds(stages)})")
+        print(f"{label:<26} {seconds[mode]:7.1f} s  {run_details(results[mode][-1])}")
     print(f"ahead / plain: {seconds[True] / seconds[False]:.2f}x the time over {arguments.steps} steps; "
-          f"tracks and identities {tracks_and_identities_agree([run for runs in results.values() for run in runs])}")
+          f"tracks and identities {tracks_and_identities_agree(results)}")
     return 0
 
 

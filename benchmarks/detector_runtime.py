@@ -51,21 +51,18 @@ def main() -> int:
 
     set_verbosity("quiet")
     variants = [("ultralytics", DETECTOR_THREADS_AHEAD)] + [("onnxruntime", threads) for threads in thread_counts]
-    results: dict[tuple[str, int], list] = {variant: [] for variant in variants}
-    for _ in range(arguments.rounds):
-        for variant in variants:
-            results[variant].append(timed_run(*variant, arguments.steps))
-    from benchmarks.pipeline import busy_seconds, tracks_and_identities_agree
+    from benchmarks.pipeline import run_details, tracks_and_identities_agree
+    from benchmarks.rounds import alternated_rounds
+
+    results = alternated_rounds(variants, arguments.rounds, lambda variant: timed_run(*variant, arguments.steps))
 
     baseline = statistics.median(run[0] for run in results[variants[0]])
     for (runtime, threads), runs in results.items():
         seconds = statistics.median(run[0] for run in runs)
-        _, tracks, identities, stages = runs[-1]
         label = "ultralytics (PyTorch, 1 torch thread)" if runtime == "ultralytics" else f"onnxruntime, {threads} thread(s)"
-        print(f"{label:<38} {seconds:7.1f} s  {baseline / seconds:4.2f}x  ({tracks} tracks, {identities} identities; "
-              f"busy s: {busy_seconds(stages)})")
+        print(f"{label:<38} {seconds:7.1f} s  {baseline / seconds:4.2f}x  {run_details(runs[-1])}")
     print(f"{arguments.steps} steps x {arguments.rounds} rounds; tracks and identities "
-          f"{tracks_and_identities_agree([run for runs in results.values() for run in runs])}")
+          f"{tracks_and_identities_agree(results)}")
     return 0
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installing it
 
+from benchmarks.rounds import alternated_rounds  # noqa: E402
+
 
 def demo_steps(steps: int):
     """The frames of the demo's first ``steps`` time steps (one list of ``Frame`` per step)."""
@@ -81,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         for spinning in (True, False)
     }
     timed_round(detector, extractors[False], packets[:10], config.extractor.crops)  # warm-up
-    seconds: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for _ in range(arguments.rounds):
-        for spinning, extractor in extractors.items():
-            seconds[spinning].append(timed_round(detector, extractor, packets, config.extractor.crops))
+    seconds = alternated_rounds(extractors, arguments.rounds,
+                                lambda spinning: timed_round(detector, extractors[spinning], packets, config.extractor.crops))
     scale = 100 / len(packets)
     print(f"{len(packets)} demo steps ({sum(len(frames) for frames in packets)} frames), {arguments.rounds} rounds; "
           f"extractor {model.name}; seconds per 100 steps, median")

@@ -51,9 +51,17 @@ def busy_seconds(stages: dict[str, float]) -> str:
     return ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items() if value > 0)
 
 
-def tracks_and_identities_agree(runs) -> str:
-    """Whether every run (tuples of seconds, tracks, identities, ...) gave the same tracks and identities."""
-    same = {run[1:3] for run in runs}
+def run_details(run) -> str:
+    """'(182 tracks, 48 identities; busy s: ...)' of one run, a tuple (seconds, tracks, identities, busy
+    seconds per stage)."""
+    _, tracks, identities, stages = run
+    return f"({tracks} tracks, {identities} identities; busy s: {busy_seconds(stages)})"
+
+
+def tracks_and_identities_agree(results: dict) -> str:
+    """Whether every run of every variant (variant -> runs, each a tuple of seconds, tracks,
+    identities, ...) gave the same tracks and identities."""
+    same = {run[1:3] for runs in results.values() for run in runs}
     return "the same in every run" if len(same) == 1 else "DIFFER: " + str(sorted(same))
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY_ROOT))  # runnable from a checkout without installing it
 
+from benchmarks.rounds import alternated_rounds  # noqa: E402
+
 
 def ground_truth_boxes(world: Path, fps: float):
     """The world's ground-truth boxes as TrackBox records, by camera."""
@@ -83,10 +85,7 @@ def main(argv=None) -> int:
     fps = float(json.loads((world / "world.json").read_text()).get("fps", 10))
     boxes = ground_truth_boxes(world, fps)
     print(f"{world}: {len(streams)} cameras, {sum(len(b) for b in boxes.values())} boxes")
-    seconds = {count: [] for count in threads}
-    for _ in range(arguments.rounds):
-        for count in threads:
-            seconds[count].append(render_once(world, streams, boxes, count))
+    seconds = alternated_rounds(threads, arguments.rounds, lambda count: render_once(world, streams, boxes, count))
     base = statistics.median(seconds[threads[0]])
     for count in threads:
         median = statistics.median(seconds[count])
