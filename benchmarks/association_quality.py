@@ -242,6 +242,7 @@ def main(argv=None) -> int:
                                 f"{Path(arguments.config).stem}_{arguments.detector}{recording_suffix(arguments.overrides)}")
         cameras = sorted({frame.camera for _, frames in recorded[1] for frame in frames})
         print(f"{world}: {len(recorded[1])} steps, {len(cameras)} cameras (recorded in {time.perf_counter() - started:.0f} s)")
+        tables = ground_truth_tables(world / "gt") if arguments.explain else None
         for variant in arguments.variants:
             association = dataclasses.replace(config.association)
             if variant == "foreground":
@@ -274,7 +275,7 @@ def main(argv=None) -> int:
             print(f"  {variant:>8}: IDF1 {100 * score.idf1:5.1f}  IDP {100 * score.idp:5.1f}  IDR {100 * score.idr:5.1f}"
                   f"  ({result['seconds']:.1f} s)", flush=True)
             if arguments.explain:
-                print(f"            {identity_breakdown(result['stage'], ground_truth_tables(world / 'gt'))}", flush=True)
+                print(f"            {identity_breakdown(result['stage'], tables)}", flush=True)
     print()
     print(f"{'world':>12} | " + " | ".join(f"{variant:>7}" for variant in arguments.variants))
     for world in dict.fromkeys(row[0] for row in rows):
