@@ -386,7 +386,9 @@ class AssociationWorker:
     def process_step(self, timestamp_s: float, image_cameras: tuple[str, ...], *values) -> int:
         """values: the step's ``TrackedFrame``s in camera order, then the images of ``image_cameras``
         (only with the video sink). Returns the number of global identities seen so far."""
-        if not timestamp_s > self.last_timestamp_s:
+        # Steps never go back in time; two may share one (a live packet whose newest frame is no newer
+        # than the previous packet's keeps that packet's time, see ``LiveReader``).
+        if timestamp_s < self.last_timestamp_s:
             raise RuntimeError(f"association: step at {timestamp_s} s after the one at {self.last_timestamp_s} s")
         self.last_timestamp_s = timestamp_s
         count = len(values) - len(image_cameras)

@@ -136,6 +136,31 @@ def test_the_step_schedule_is_the_synchronized_readers(tmp_path):
     assert [cameras for _, _, cameras in planned].count(("fast", "slow")) == 7  # the slow camera ends early
 
 
+def test_the_association_actor_takes_steps_that_share_a_time_and_refuses_one_that_goes_back():
+    """Live packets may share a time (``LiveReader`` keeps the previous packet's when a packet's newest
+    frame is no newer); only a step earlier than the last one means the calls arrived out of order."""
+    from pipeline.ray_runner import AssociationWorker
+
+    class RecordingStage:
+        def __init__(self):
+            self.steps = []
+
+        def process_step(self, timestamp_s, tracked, images):
+            self.steps.append((timestamp_s, tuple(tracked)))
+
+        def identities_seen(self):
+            return len(self.steps)
+
+    worker = AssociationWorker()
+    worker.stage = RecordingStage()
+    assert worker.process_step(1.0, (), "a") == 1
+    assert worker.process_step(1.0, (), "b") == 2
+    assert worker.process_step(1.25, (), "a", "b") == 3
+    with pytest.raises(RuntimeError, match="step at 1.2 s after the one at 1.25 s"):
+        worker.process_step(1.2, (), "a")
+    assert worker.stage.steps == [(1.0, ("a",)), (1.0, ("b",)), (1.25, ("a", "b"))]
+
+
 def test_a_camera_actors_detector_keeps_the_thread_budget_ray_gives_pytorch(monkeypatch):
     """Ray sets an actor's OMP_NUM_THREADS from its CPUs (1 for a share of one CPU) and PyTorch follows it;
     ONNX Runtime does not, so the camera worker hands that budget to the detector itself."""
