@@ -29,7 +29,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class FramePacket:
-    """The frames of all cameras that belong to one time step (cameras without a frame are absent)."""
+    """The frames of all cameras that belong to one time step (cameras without a frame are absent).
+    timestamp_s never decreases from one packet to the next; live packets may share one."""
 
     step: int
     timestamp_s: float
