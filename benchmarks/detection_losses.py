@@ -13,7 +13,10 @@ ground truth one to one (Hungarian, IoU >= 0.5, as the MOT scores match). Printe
   tracker dropped it); in the output but not detected (gap filling or stitching restored it);
   neither (a miss nothing repaired);
 - the share of ground-truth boxes the detector finds, by the ground truth's visibility (bands
-  ``VISIBILITY_BANDS``).
+  ``VISIBILITY_BANDS``);
+- the same for people at least 30 % visible, per camera, by how close the nearest other person of the
+  frame stands (``GROUP_BANDS``, IoU of the two ground-truth boxes): alone (< 0.3), in a group, and
+  overlapping above 0.5 (where YOLO's NMS at IoU 0.5 can keep only one of two such boxes).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installi
 
 IOU_MATCH = 0.5
 VISIBILITY_BANDS = (0.0, 0.08, 0.2, 0.3, 0.5, 0.75, 1.0)
+GROUP_BANDS = (0.3, 0.5)  # nearest other person's IoU: alone below 0.3, in a group 0.3-0.5, overlapping above 0.5
+GROUP_NAMES = ("alone", "in a group", "overlapping")
+GROUP_MIN_VISIBILITY = 0.3
 
 
 def visibility_band(visibility: np.ndarray) -> np.ndarray:
@@ -46,6 +52,22 @@ def ground_truth_visibility_by_frame(path: Path) -> dict[int, np.ndarray]:
     if rows.size == 0:
         return {}
     return {int(frame): rows[rows[:, 0] == frame, 8] for frame in np.unique(rows[:, 0])}
+
+
+def nearest_person_overlap(truth_xywh: np.ndarray) -> np.ndarray:
+    """float [M]: each ground-truth box's highest IoU with another ground-truth box of the frame (0 alone)."""
+    from pipeline.mtmc_evaluation import iou_xywh
+
+    if len(truth_xywh) < 2:
+        return np.zeros(len(truth_xywh))
+    overlaps = iou_xywh(truth_xywh, truth_xywh)
+    np.fill_diagonal(overlaps, 0.0)
+    return overlaps.max(axis=1)
+
+
+def group_band(nearest_overlap: np.ndarray) -> np.ndarray:
+    """int [M]: 0 alone, 1 in a group, 2 overlapping (``GROUP_BANDS``; a value on an edge goes up)."""
+    return np.searchsorted(np.asarray(GROUP_BANDS), np.asarray(nearest_overlap, dtype=np.float64), side="right")
 
 
 def match_to_ground_truth(boxes_xywh: np.ndarray, truth_xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     visibility = {camera: ground_truth_visibility_by_frame(arguments.world / "gt" / f"{camera}.txt") for camera in cameras}
     detections_count, ground_truth_count = Counter(), Counter()
     band_total, band_detected = np.zeros(len(VISIBILITY_BANDS) - 1), np.zeros(len(VISIBILITY_BANDS) - 1)
+    group_total = {camera: np.zeros(len(GROUP_NAMES)) for camera in cameras}
+    group_detected = {camera: np.zeros(len(GROUP_NAMES)) for camera in cameras}
     reader = SynchronizedReader(open_sources(streams, False))
     try:
         for packet in reader:
@@ -113,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                 detected, taken, overlaps = match_to_ground_truth(boxes, people)
                 in_output, _, _ = match_to_ground_truth(output[frame.camera].get(frame.frame_index, np.zeros((0, 4))), people)
                 duplicate = duplicate_boxes(detected, taken, overlaps)
-                bands = visibility_band(visibility[frame.camera].get(frame.frame_index, np.zeros(0)))
+                frame_visibility = visibility[frame.camera].get(frame.frame_index, np.zeros(0))
+                bands = visibility_band(frame_visibility)
+                counted = frame_visibility >= GROUP_MIN_VISIBILITY
+                groups = group_band(nearest_person_overlap(people))
+                np.add.at(group_total[frame.camera], groups[counted], 1)
+                np.add.at(group_detected[frame.camera], groups[counted & detected], 1)
                 np.add.at(band_total, bands, 1)
                 np.add.at(band_detected, bands[detected], 1)
                 detections_count["matched"] += int(taken.sum())
@@ -135,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     print("detected, by ground-truth visibility: " + ", ".join(
         f"{VISIBILITY_BANDS[i]:g}-{VISIBILITY_BANDS[i + 1]:g} {100 * band_detected[i] / max(band_total[i], 1):.1f} % "
         f"of {int(band_total[i])}" for i in range(len(band_total))))
+    print(f"detected, people at least {GROUP_MIN_VISIBILITY:.0%} visible, by the nearest other person's IoU "
+          f"(alone < {GROUP_BANDS[0]:g} <= in a group < {GROUP_BANDS[1]:g} <= overlapping):")
+    for camera in [*cameras, "all"]:
+        total = sum(group_total.values()) if camera == "all" else group_total[camera]
+        found = sum(group_detected.values()) if camera == "all" else group_detected[camera]
+        print(f"  {camera}: " + ", ".join(
+            f"{name} {100 * found[i] / max(total[i], 1):.1f} % of {int(total[i])}" for i, name in enumerate(GROUP_NAMES)))
     return 0
 
 

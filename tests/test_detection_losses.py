@@ -48,3 +48,19 @@ def test_visibility_bands_and_their_rows(tmp_path):
     ground_truth.write_text("1,3,0,0,10,20,1,1,0.9\n2,3,0,0,10,20,1,1,0.1\n1,4,50,0,10,20,1,1,0.4\n")
     by_frame = benchmark.ground_truth_visibility_by_frame(ground_truth)
     assert {frame: values.tolist() for frame, values in by_frame.items()} == {1: [0.9, 0.4], 2: [0.1]}
+
+
+def test_people_alone_in_a_group_and_overlapping_by_their_nearest_neighbour():
+    benchmark = _benchmark()
+    people = np.array([
+        [0, 0, 10, 20],     # nearest is the second, 6 px apart: IoU 4 * 20 / (400 - 80) = 0.25: alone
+        [6, 0, 10, 20],     # nearest is the third, 2 px apart: IoU 8 * 20 / (400 - 160) = 2/3: overlapping
+        [8, 0, 10, 20],
+        [200, 0, 10, 20],   # and the next, 3.5 px apart: IoU 6.5 * 20 / (400 - 130) = 0.481: in a group
+        [203.5, 0, 10, 20],
+    ], float)
+    nearest = benchmark.nearest_person_overlap(people)
+    np.testing.assert_allclose(nearest, [0.25, 2 / 3, 2 / 3, 130 / 270, 130 / 270])
+    assert benchmark.group_band(nearest).tolist() == [0, 2, 2, 1, 1]
+    assert benchmark.group_band(np.array([0.3, 0.5])).tolist() == [1, 2]  # an edge goes up
+    assert benchmark.nearest_person_overlap(np.array([[0, 0, 10, 20]], float)).tolist() == [0.0]
