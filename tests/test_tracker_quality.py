@@ -61,7 +61,7 @@ def test_the_recorded_inputs_tracked_again_give_the_pipelines_tracks(world, tmp_
     recording = tracker_quality.record_world(world, model, tmp_path / "cache", config, "detections")
     _, pipeline_steps = association_quality.record_world(world, model, tmp_path / "tracked", config)
     assert len(recording.steps) == len(pipeline_steps) == 30
-    variant = tracker_quality.parse_variant("botsort", config.tracker)
+    variant = tracker_quality.parse_variant(config.tracker.name, config.tracker)  # the configured tracker
     replayed = tracker_quality.track_recording(recording, variant)
 
     renaming: dict = {}  # the same tracks, compared up to their numbers
