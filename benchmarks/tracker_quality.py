@@ -161,10 +161,7 @@ def record_world(world: Path, model: str, cache: Path, config, detector: str) ->
 def track_recording(recording: TrackerRecording, variant: TrackerVariant) -> list:
     """Every camera's tracker of ``variant`` over the recorded inputs: the association steps, each
     (time, its ``TrackedFrame``s), as ``association_quality.replay`` takes them."""
-    parameters = dict(variant.parameters)
-    if variant.name == "deepocsort":
-        parameters.setdefault("cmc_off", True)  # static cameras (the pipeline sets use_cmc where a tracker has it)
-    config = TrackerConfig(name=variant.name, parameters=parameters)
+    config = TrackerConfig(name=variant.name, parameters=dict(variant.parameters))
     trackers: dict[str, TrackingStage] = {}
     images: dict[tuple[int, ...], np.ndarray] = {}
     steps = []

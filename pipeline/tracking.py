@@ -46,8 +46,12 @@ class CameraTracker:
         parameters = dict(config.parameters)
         if "frame_rate" in accepted:
             parameters.setdefault("frame_rate", int(round(frame_rate)))
+        # camera-motion compensation off: static surveillance cameras (BoT-SORT and BoostTrack call it
+        # use_cmc, DeepOCSORT cmc_off; HybridSORT has no switch)
         if "use_cmc" in accepted:
-            parameters.setdefault("use_cmc", False)  # camera-motion compensation: static surveillance cameras
+            parameters.setdefault("use_cmc", False)
+        if "cmc_off" in accepted:
+            parameters.setdefault("cmc_off", True)
         try:
             self.tracker = tracker_class(**parameters)
         except TypeError as error:  # a misspelt or unknown tracker.parameters key

@@ -128,3 +128,16 @@ def test_botsort_takes_read_only_embeddings_as_ray_hands_them_over():
         results.append(tracked)
     assert results[0] == results[1]
     assert len(set(results[0][-1][0])) == 2  # both people tracked by the last frame
+
+
+@pytest.mark.parametrize("name, switch, off", [("botsort", "use_cmc", False), ("boosttrack", "use_cmc", False),
+                                               ("deepocsort", "cmc_off", True)])
+def test_camera_motion_compensation_is_off_unless_the_config_asks_for_it(name, switch, off):
+    """Surveillance cameras stand still: each tracker's own switch is set off by default (BoxMOT then builds no
+    compensation model), and a config's value wins."""
+    from pipeline.config import TrackerConfig
+    from pipeline.tracking import CameraTracker
+
+    assert CameraTracker("cam1", TrackerConfig(name=name), 10.0).tracker.cmc is None
+    asked = CameraTracker("cam1", TrackerConfig(name=name, parameters={switch: not off}), 10.0)
+    assert asked.tracker.cmc is not None
