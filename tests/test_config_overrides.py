@@ -60,12 +60,12 @@ def test_pipeline_config_with_overrides_changes_only_those_settings():
     from pipeline.config import load_pipeline_config
 
     plain = load_pipeline_config(DEMO_CONFIG)
-    changed = load_pipeline_config(DEMO_CONFIG, ["detector.confidence=0.3", "tracker.parameters.track_buffer=50",
+    changed = load_pipeline_config(DEMO_CONFIG, ["detector.confidence=0.3", "tracker.parameters.max_age=50",
                                                  "association.distance=global"])
     assert plain.detector.confidence == 0.4 and changed.detector.confidence == 0.3
-    assert changed.tracker.parameters["track_buffer"] == 50
+    assert changed.tracker.parameters["max_age"] == 50
     assert changed.association.distance == "foreground"  # the old name is read as everywhere else
-    assert changed.tracker.parameters["track_high_thresh"] == plain.tracker.parameters["track_high_thresh"]
+    assert changed.tracker.parameters["use_embeddings"] is plain.tracker.parameters["use_embeddings"] is True
     assert (changed.detector.image_size, changed.extractor, changed.demo) == (
         plain.detector.image_size, plain.extractor, plain.demo)
 
