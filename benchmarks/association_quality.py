@@ -58,16 +58,30 @@ class RecordingAssociationStage(AssociationStage):
         super().process_step(timestamp_s, tracked_frames, None)
 
 
+def recording_path(cache: Path, world: Path, model: str, config_name: str) -> Path:
+    """Where a world's recording is cached: the model's bytes name it too, so a retrained or refitted
+    model at the same path records afresh."""
+    from reid.checkpoint import file_sha256
+
+    return cache / f"{world.resolve().name}_{Path(model).name}_{file_sha256(model)[:10]}_{config_name}.pickle"
+
+
+def use_detector(config, detector: str) -> None:
+    """Point ``config`` at the world's public detections ("detections") or at YOLO ("yolo": the config's,
+    else the shipped detector)."""
+    if detector == "detections":
+        config.detector.backend = "detections"
+    elif config.detector.backend != "yolo":
+        config.detector.backend, config.detector.weights = "yolo", "models/yolo11n_synthetic_person.pt"
+
+
 def record_world(world: Path, model: str, cache: Path, config, config_name: str = "demo"):
     """The world's per-step tracked frames (cached) and the extractor description."""
     from pipeline.demo import world_streams
     from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
-    from reid.checkpoint import file_sha256
-
-    # the model's bytes name the recording: a retrained or refitted model at the same path records afresh
-    path = cache / f"{world.resolve().name}_{Path(model).name}_{file_sha256(model)[:10]}_{config_name}.pickle"
+    path = recording_path(cache, world, model, config_name)
     if path.is_file():
         with open(path, "rb") as handle:
             return pickle.load(handle)
@@ -227,10 +241,7 @@ def main(argv=None) -> int:
 
     set_verbosity("normal")  # as run_pipeline.py: the libraries' warnings, not BoxMOT's settings per camera
     config = load_pipeline_config(arguments.config, arguments.overrides)
-    if arguments.detector == "detections":
-        config.detector.backend = "detections"
-    elif config.detector.backend != "yolo":
-        config.detector.backend, config.detector.weights = "yolo", "models/yolo11n_synthetic_person.pt"
+    use_detector(config, arguments.detector)
     config.output.videos = False
     threshold, origin = resolve_distance_threshold(config.association, arguments.reid)
     print(f"thresholds: {origin}")

@@ -16,7 +16,7 @@ ground truth one to one (Hungarian, IoU >= 0.5, as the MOT scores match). Printe
   ``VISIBILITY_BANDS``);
 - the same for people at least 30 % visible, per camera, by how close the nearest other person of the
   frame stands (``GROUP_BANDS``, IoU of the two ground-truth boxes): alone (< 0.3), in a group, and
-  overlapping above 0.5 (where YOLO's NMS at IoU 0.5 can keep only one of two such boxes).
+  overlapping (0.5 and above: where YOLO's NMS at IoU 0.5 can keep only one of two such boxes).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPOSITORY))  # runnable from a checkout without installi
 
 IOU_MATCH = 0.5
 VISIBILITY_BANDS = (0.0, 0.08, 0.2, 0.3, 0.5, 0.75, 1.0)
-GROUP_BANDS = (0.3, 0.5)  # nearest other person's IoU: alone below 0.3, in a group 0.3-0.5, overlapping above 0.5
+GROUP_BANDS = (0.3, 0.5)  # nearest other person's IoU: alone below 0.3, in a group from 0.3, overlapping from 0.5
 GROUP_NAMES = ("alone", "in a group", "overlapping")
 GROUP_MIN_VISIBILITY = 0.3
 

@@ -37,7 +37,13 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 sys.path.insert(0, str(REPOSITORY / "benchmarks"))
 
-from association_quality import ground_truth_tables, identity_breakdown, replay  # noqa: E402
+from association_quality import (  # noqa: E402
+    ground_truth_tables,
+    identity_breakdown,
+    recording_path,
+    replay,
+    use_detector,
+)
 
 from pipeline.config import TrackerConfig  # noqa: E402
 from pipeline.records import Frame  # noqa: E402
@@ -122,31 +128,26 @@ class _StepMarkingAssociationStage(AssociationStage):
         super().process_step(timestamp_s, tracked_frames, None)
 
 
-def record_world(world: Path, model: str, cache: Path, config, detector: str) -> TrackerRecording:
-    """The world's tracker inputs (cached under the world, the model's bytes and the detector)."""
-    import pipeline.runner as runner_module
+def record_world(world: Path, model: str, cache: Path, config, config_name: str) -> TrackerRecording:
+    """The world's tracker inputs (cached under the world, the model's bytes and ``config_name``: the
+    config file and detector that made them)."""
     from pipeline.demo import world_streams
-    from reid.checkpoint import file_sha256
+    from pipeline.runner import InProcessRunner
     from reid.runtime import load_extractor
 
-    path = cache / f"{world.resolve().name}_{Path(model).name}_{file_sha256(model)[:10]}_{detector}.pickle"
+    path = recording_path(cache, world, model, config_name)
     if path.is_file():  # plain tuples on disk: the classes of a script have no importable module name
         with open(path, "rb") as handle:
             description, steps, inputs = pickle.load(handle)
         return TrackerRecording(description, steps, {key: TrackerInput(*fields) for key, fields in inputs.items()})
     extractor = load_extractor(model, backend=config.extractor.backend, max_batch=config.extractor.batch_size)
     _RecordingTrackingStage.inputs, _StepMarkingAssociationStage.steps = {}, []
-    original = runner_module.TrackingStage
-    runner_module.TrackingStage = _RecordingTrackingStage
-    try:
-        with tempfile.TemporaryDirectory() as output:
-            runner = runner_module.InProcessRunner(
-                config, world_streams(world), extractor, output, progress=False,
-                association_stage=_StepMarkingAssociationStage,
-            )
-            runner.run()
-    finally:
-        runner_module.TrackingStage = original
+    with tempfile.TemporaryDirectory() as output:
+        runner = InProcessRunner(
+            config, world_streams(world), extractor, output, progress=False,
+            association_stage=_StepMarkingAssociationStage, tracking_stage=_RecordingTrackingStage,
+        )
+        runner.run()
     recording = TrackerRecording(runner.extraction.describe(), _StepMarkingAssociationStage.steps,
                                  _RecordingTrackingStage.inputs)
     _RecordingTrackingStage.inputs, _StepMarkingAssociationStage.steps = {}, []
@@ -199,10 +200,7 @@ def main(argv=None) -> int:
 
     set_verbosity("normal")
     config = load_pipeline_config(arguments.config)
-    if arguments.detector == "detections":
-        config.detector.backend = "detections"
-    elif config.detector.backend != "yolo":
-        config.detector.backend, config.detector.weights = "yolo", "models/yolo11n_synthetic_person.pt"
+    use_detector(config, arguments.detector)
     config.output.videos = False
     variants = [parse_variant(text, config.tracker) for text in (arguments.variants or [config.tracker.name])]
     _, origin = resolve_distance_threshold(config.association, arguments.reid)
@@ -212,7 +210,8 @@ def main(argv=None) -> int:
     for world in arguments.world:
         config.detector.detections_dir = str(world / "det")
         started = time.perf_counter()
-        recording = record_world(world, arguments.reid, arguments.cache, config, arguments.detector)
+        recording = record_world(world, arguments.reid, arguments.cache, config,
+                                 f"{Path(arguments.config).stem}_{arguments.detector}")
         cameras = sorted({camera for camera, _ in recording.inputs})
         print(f"{world}: {len(recording.steps)} steps, {len(cameras)} cameras "
               f"(recorded in {time.perf_counter() - started:.0f} s)", flush=True)

@@ -59,9 +59,11 @@ class InProcessRunner:
         association_stage=AssociationStage,
         model: str | None = None,
         live_view=None,
+        tracking_stage=TrackingStage,
     ):
         self.config = config
         self.association_stage = association_stage  # the class (or factory) of the association stage
+        self.tracking_stage = tracking_stage  # the class (or factory) of a camera's tracking stage
         self.streams = streams
         self.extraction = FeatureExtractionStage(extractor)
         self.extractor_description = self.extraction.describe().description
@@ -164,7 +166,7 @@ class InProcessExecutor:
 
     def _tracker_for(self, camera: str) -> TrackingStage:
         if camera not in self._trackers:
-            self._trackers[camera] = TrackingStage(camera, self.runner.config.tracker, self._source_of[camera].fps)
+            self._trackers[camera] = self.runner.tracking_stage(camera, self.runner.config.tracker, self._source_of[camera].fps)
         return self._trackers[camera]
 
     def run_step(self, policy: StepPolicy) -> StepDone | None:

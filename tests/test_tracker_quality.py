@@ -58,7 +58,7 @@ def test_the_recorded_inputs_tracked_again_give_the_pipelines_tracks(world, tmp_
     config.association.distance_threshold = 0.7
     config.output.videos = False
 
-    recording = tracker_quality.record_world(world, model, tmp_path / "cache", config, "detections")
+    recording = tracker_quality.record_world(world, model, tmp_path / "cache", config, "demo_detections")
     _, pipeline_steps = association_quality.record_world(world, model, tmp_path / "tracked", config)
     assert len(recording.steps) == len(pipeline_steps) == 30
     variant = tracker_quality.parse_variant(config.tracker.name, config.tracker)  # the configured tracker
@@ -80,5 +80,5 @@ def test_the_recorded_inputs_tracked_again_give_the_pipelines_tracks(world, tmp_
     assert tracked_boxes > 100
     assert len(set(renaming.values())) == len(renaming)  # one replayed track per pipeline track
 
-    again = tracker_quality.record_world(world, model, tmp_path / "cache", config, "detections")
+    again = tracker_quality.record_world(world, model, tmp_path / "cache", config, "demo_detections")
     assert again.steps == recording.steps  # read back from the cache
