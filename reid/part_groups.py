@@ -166,3 +166,19 @@ def part_grouping(num_parts: int) -> PartGrouping:
 def part_names(num_parts: int) -> tuple[str, ...]:
     """Names of the K body parts (index 1..K of ``PartFeatures``)."""
     return part_grouping(num_parts).names
+
+
+def mirrored_part_order(num_parts: int) -> tuple[int, ...]:
+    """For each of the K parts, the index of the part it becomes in a left-right mirrored image.
+
+    The parts are the person's own left and right (the labels come from a 3D body), so mirroring
+    the image turns the left arm into a right arm: ``maps[mirrored_part_order(K)]`` relabels
+    mirrored maps [K, h, w]. Parts without a side map to themselves (identity for K=5).
+    """
+    names = part_names(num_parts)
+    index = {name: i for i, name in enumerate(names)}
+
+    def mirrored(name: str) -> str:
+        return name.replace("left", "\0").replace("right", "left").replace("\0", "right")
+
+    return tuple(index[mirrored(name)] for name in names)

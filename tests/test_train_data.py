@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from reid.errors import UserError
+from reid.part_groups import mirrored_part_order
 from train.augmentation import AugmentationSettings, augment_for_training
 from train.datasets import load_dataset
 from train.image_datasets import TrainingImages
@@ -119,6 +120,33 @@ def test_random_erasing_makes_background_in_the_labels():
             assert not np.allclose(image[0].numpy()[erased], 200 / 255)
             assert np.allclose(image[0].numpy()[~erased], 200 / 255)
     assert erased_somewhere
+
+
+def test_mirrored_part_order_swaps_the_sides_and_keeps_the_rest():
+    # K=8: head, left arm, right arm, torso, left leg, right leg, left feet, right feet
+    assert mirrored_part_order(8) == (0, 2, 1, 3, 5, 4, 7, 6)
+    assert mirrored_part_order(5) == (0, 1, 2, 3, 4)  # no part of K=5 has a side
+
+
+def test_a_flip_mirrors_the_image_and_gives_the_left_arm_map_to_the_right_arm():
+    # A bright "left arm" on the image's left; mirrored, it lies on the image's right and, as the
+    # person's own side is mirrored too, it is now labelled right arm (channel 2).
+    rgb = np.zeros((64, 32, 3), dtype=np.uint8)
+    rgb[20:40, 2:8] = 255
+    part_maps = np.zeros((8, 64, 32), dtype=np.float32)
+    part_maps[1, 20:40, 2:8] = 1.0
+    settings = _settings(padding=0, horizontal_flip=True, mirrored_part_order=mirrored_part_order(8))
+    flipped_seen = unflipped_seen = False
+    for seed in range(12):
+        image, maps = augment_for_training(rgb, part_maps, settings, np.random.default_rng(seed))
+        bright = image[0].numpy() > 0.5
+        if bright[:, 24:30].any():
+            flipped_seen = True
+            assert np.array_equal(bright, maps[2] > 0.5) and not maps[1].any()
+        else:
+            unflipped_seen = True
+            assert np.array_equal(bright, maps[1] > 0.5) and not maps[2].any()
+    assert flipped_seen and unflipped_seen
 
 
 def test_identity_sampler_batches_p_identities_by_k_images():

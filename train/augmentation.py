@@ -1,8 +1,8 @@
 """Joint image + part-map augmentation (the paper's BoT recipe) and the test-time transform.
 
-Train: resize to H x W, pad 10 and random-crop back to H x W, optional horizontal flip, optional
-colour jitter (per-channel gains, like the cameras' colour casts), random
-erasing with p=0.5 (the erased area becomes background in the part maps), ImageNet normalisation.
+Train: resize to H x W, pad 10 and random-crop back to H x W, optional horizontal flip (the left
+and right body parts swap their maps), optional colour jitter (per-channel gains, like the cameras'
+colour casts), random erasing with p=0.5 (the erased area becomes background in the part maps), ImageNet normalisation.
 Every random choice comes from the ``numpy.random.Generator`` passed in, so a sample's
 augmentation is reproducible from its seed (and training resumes exactly).
 """
@@ -27,6 +27,9 @@ class AugmentationSettings:
     random_erasing: float = 0.5
     horizontal_flip: bool = False
     colour_jitter: float = 0.0  # per-channel gains and brightness in 1 +- this (cameras' colour casts)
+    # Part index each part becomes in a mirrored image (reid.part_groups.mirrored_part_order): a
+    # flipped person's left arm is a right arm. None keeps the maps' order (parts without a side).
+    mirrored_part_order: tuple[int, ...] | None = None
 
 
 def jitter_colours(rgb: np.ndarray, strength: float, generator: np.random.Generator) -> np.ndarray:
@@ -97,6 +100,8 @@ def augment_for_training(
     if settings.horizontal_flip and generator.random() < 0.5:
         image = image[:, ::-1]
         maps = maps[:, :, ::-1]
+        if settings.mirrored_part_order is not None:
+            maps = maps[list(settings.mirrored_part_order)]
 
     if settings.colour_jitter > 0:
         image = jitter_colours(image, settings.colour_jitter, generator)

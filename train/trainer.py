@@ -18,6 +18,7 @@ from reid.checkpoint import load_network_weights, read_checkpoint, save_checkpoi
 from reid.config import ReIDConfig
 from reid.errors import UserError
 from reid.losses import BPSEMALoss
+from reid.part_groups import mirrored_part_order
 from reid.model import BPSEMA, VISIBILITY_RULE_KEYS
 from train.augmentation import AugmentationSettings
 from train.datasets import ReIDDataset
@@ -39,6 +40,7 @@ def augmentation_settings(config: ReIDConfig) -> AugmentationSettings:
         random_erasing=config.train.random_erasing,
         horizontal_flip=config.train.horizontal_flip,
         colour_jitter=config.train.colour_jitter,
+        mirrored_part_order=mirrored_part_order(config.model.num_parts),
     )
 
 
