@@ -164,7 +164,9 @@ class DetectorConfig:
 
 @config_section
 class TrackerConfig:
-    name: Literal["bytetrack", "botsort", "ocsort", "deepocsort", "strongsort", "hybridsort", "boosttrack"] = "bytetrack"
+    name: Literal["bytetrack", "botsort", "ocsort", "deepocsort", "strongsort", "hybridsort", "boosttrack", "occluboost"] = (
+        "bytetrack"
+    )
     parameters: dict[str, Any] = field(default_factory=dict)
 
 

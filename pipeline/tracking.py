@@ -20,8 +20,20 @@ TRACKER_CLASSES = {
     "strongsort": "StrongSort",
     "hybridsort": "HybridSort",
     "boosttrack": "BoostTrack",
+    "occluboost": "OccluBoost",
 }
-APPEARANCE_TRACKERS = {"botsort", "deepocsort", "strongsort", "hybridsort", "boosttrack"}
+APPEARANCE_TRACKERS = {"botsort", "deepocsort", "strongsort", "hybridsort", "boosttrack", "occluboost"}
+
+
+def accepted_parameters(tracker_class: type) -> set[str]:
+    """Keyword parameters of the tracker's constructor, its base classes' included (OccluBoost takes
+    BoostTrack's ``use_cmc`` through ``**kwargs``)."""
+    names: set[str] = set()
+    for klass in tracker_class.__mro__:
+        constructor = klass.__dict__.get("__init__")
+        if constructor is not None:
+            names.update(inspect.signature(constructor).parameters)
+    return names
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,7 @@ class CameraTracker:
         self.camera = camera
         self.uses_appearance = config.name in APPEARANCE_TRACKERS
         tracker_class = getattr(boxmot, TRACKER_CLASSES[config.name])
-        accepted = inspect.signature(tracker_class.__init__).parameters
+        accepted = accepted_parameters(tracker_class)
         parameters = dict(config.parameters)
         if "frame_rate" in accepted:
             parameters.setdefault("frame_rate", int(round(frame_rate)))

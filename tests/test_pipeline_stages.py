@@ -131,6 +131,7 @@ def test_botsort_takes_read_only_embeddings_as_ray_hands_them_over():
 
 
 @pytest.mark.parametrize("name, switch, off", [("botsort", "use_cmc", False), ("boosttrack", "use_cmc", False),
+                                               ("occluboost", "use_cmc", False),
                                                ("deepocsort", "cmc_off", True)])
 def test_camera_motion_compensation_is_off_unless_the_config_asks_for_it(name, switch, off):
     """Surveillance cameras stand still: each tracker's own switch is set off by default (BoxMOT then builds no
